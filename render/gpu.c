@@ -1,0 +1,1268 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * virtio-gpu device model (virtio 1.2+, "GPU Device").
+ *
+ * Security model: the guest writes the control and cursor queues. It
+ * controls every byte of every command (types, ids, sizes, rectangles,
+ * offsets, backing addresses) and can change guest memory while we read
+ * it. Each command is copied out of guest memory once and only the copy
+ * is checked and used; sizes are computed in 64 bits (proto/gpu_cmd.c);
+ * every allocation the guest asks for is capped (resource count,
+ * --max-hostmem, backing entries); an error is answered with the spec's
+ * VIRTIO_GPU_RESP_ERR_* code in one place (respond()). The frontend
+ * writes the config space and the display replies, which are checked in
+ * proto/display.c. Nothing here may abort the daemon.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "proto/edid.h"
+#include "render/gpu.h"
+
+static_assert(sizeof(struct virtio_gpu_config) == 16, "virtio-gpu config");
+
+#define CTRL_HDR_SIZE sizeof(struct virtio_gpu_ctrl_hdr)
+
+static void sink_pump(struct gpu *g);
+static void ctrl_process(struct gpu *g);
+
+/* ---------- resources ---------- */
+
+static unsigned
+res_bucket(uint32_t id)
+{
+	return (id * 2654435761u) >> 22;	/* 10 bits: 1024 buckets */
+}
+
+static struct gpu_resource *
+res_find(struct gpu *g, uint32_t id)
+{
+	struct gpu_resource *r;
+
+	for (r = g->table[res_bucket(id)]; r; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static void
+backing_free(struct gpu_resource *r)
+{
+	free(r->backing.ents);
+	free(r->backing.iov);
+	free(r->backing.ends);
+	memset(&r->backing, 0, sizeof(r->backing));
+	r->has_backing = false;
+}
+
+static struct gpu_resource *
+res_ref(struct gpu_resource *r)
+{
+	r->refs++;
+	return r;
+}
+
+static void
+res_unref(struct gpu *g, struct gpu_resource *r)
+{
+	if (!r || --r->refs)
+		return;
+	g->hostmem -= r->size;
+	backing_free(r);
+	free(r->data);
+	free(r);
+}
+
+static void
+res_unlink(struct gpu *g, struct gpu_resource *r)
+{
+	struct gpu_resource **p = &g->table[res_bucket(r->id)];
+
+	while (*p != r)
+		p = &(*p)->next;
+	*p = r->next;
+	r->linked = false;
+	g->nresources--;
+}
+
+/* ---------- responses ---------- */
+
+/*
+ * Write a response into the chain's writable part and return the chain.
+ * resp starts with a ctrl_hdr whose type the caller set; the fence and
+ * context fields are echoed from the request here.
+ */
+static void
+respond(struct gpu *g, struct vring_queue *vq, const struct vring_chain *c,
+	const struct virtio_gpu_ctrl_hdr *req, void *resp, size_t len)
+{
+	struct virtio_gpu_ctrl_hdr *h = resp;
+	uint32_t written = 0;
+
+	h->flags = 0;
+	h->fence_id = 0;
+	h->ctx_id = 0;
+	h->ring_idx = 0;
+	memset(h->padding, 0, sizeof(h->padding));
+	if (req && (req->flags & VIRTIO_GPU_FLAG_FENCE)) {
+		h->flags = VIRTIO_GPU_FLAG_FENCE |
+			   (req->flags & VIRTIO_GPU_FLAG_INFO_RING_IDX);
+		h->fence_id = req->fence_id;
+		h->ctx_id = req->ctx_id;
+		h->ring_idx = req->ring_idx;
+	}
+	if (c->in_len >= len) {
+		written = (uint32_t)iov_from_buf(c->iov + c->nout, c->nin, 0,
+						 resp, len);
+	} else if (c->in_len >= CTRL_HDR_SIZE) {
+		/* No room for the whole answer: say so in the header. */
+		h->type = VIRTIO_GPU_RESP_ERR_UNSPEC;
+		written = (uint32_t)iov_from_buf(c->iov + c->nout, c->nin, 0,
+						 h, CTRL_HDR_SIZE);
+	}
+	vring_push(vq, c->head, written);
+}
+
+static void
+respond_type(struct gpu *g, struct vring_queue *vq, const struct vring_chain *c,
+	     const struct virtio_gpu_ctrl_hdr *req, uint32_t type)
+{
+	struct virtio_gpu_ctrl_hdr h = { .type = type };
+
+	respond(g, vq, c, req, &h, sizeof(h));
+}
+
+/* ---------- display info and EDID ---------- */
+
+/* What we answer when the frontend cannot: scanout 0 at QEMU's default
+ * size, or the size the frontend last told us. */
+static void
+display_info_local(struct gpu *g, struct virtio_gpu_resp_display_info *info)
+{
+	if (g->display_info_valid) {
+		*info = g->display_info;
+	} else {
+		memset(info, 0, sizeof(*info));
+		info->pmodes[0].enabled = 1;
+		info->pmodes[0].r.width = GPU_DEFAULT_WIDTH;
+		info->pmodes[0].r.height = GPU_DEFAULT_HEIGHT;
+	}
+	info->hdr.type = VIRTIO_GPU_RESP_OK_DISPLAY_INFO;
+}
+
+static void
+edid_local(struct gpu *g, uint32_t scanout, struct virtio_gpu_resp_edid *e)
+{
+	struct virtio_gpu_resp_display_info info;
+	uint32_t w, h;
+	int n;
+
+	display_info_local(g, &info);
+	w = info.pmodes[scanout].r.width;
+	h = info.pmodes[scanout].r.height;
+	if (!info.pmodes[scanout].enabled || !w || !h || w > 4095 || h > 4095) {
+		w = GPU_DEFAULT_WIDTH;
+		h = GPU_DEFAULT_HEIGHT;
+	}
+	memset(e, 0, sizeof(*e));
+	e->hdr.type = VIRTIO_GPU_RESP_OK_EDID;
+	n = edid_generate(e->edid, sizeof(e->edid), w, h, 60, "vugpu",
+			  scanout + 1);
+	if (n < 0) {
+		e->hdr.type = VIRTIO_GPU_RESP_ERR_UNSPEC;
+		return;
+	}
+	e->size = (uint32_t)n;
+}
+
+/* The frontend can be asked for this scanout's EDID: EDID agreed and
+ * the scanout is one it said it has (QEMU never answers for others). */
+static bool
+edid_from_display(struct gpu *g, uint32_t scanout)
+{
+	return g->sink != GPU_SINK_NONE &&
+	       (g->display_features & (1ull << DISPLAY_PF_EDID)) &&
+	       g->display_info_valid &&
+	       g->display_info.pmodes[scanout].enabled;
+}
+
+/* ---------- control commands ---------- */
+
+union gpu_req {
+	struct virtio_gpu_ctrl_hdr hdr;
+	struct virtio_gpu_resource_create_2d create_2d;
+	struct virtio_gpu_resource_unref unref;
+	struct virtio_gpu_set_scanout set_scanout;
+	struct virtio_gpu_resource_flush flush;
+	struct virtio_gpu_transfer_to_host_2d t2d;
+	struct virtio_gpu_resource_attach_backing attach;
+	struct virtio_gpu_resource_detach_backing detach;
+	struct virtio_gpu_get_capset_info capset_info;
+	struct virtio_gpu_get_capset capset;
+	struct virtio_gpu_cmd_get_edid edid;
+	struct virtio_gpu_resource_assign_uuid uuid;
+	struct virtio_gpu_update_cursor cursor;
+};
+
+static uint32_t
+cmd_resource_create_2d(struct gpu *g, const struct virtio_gpu_resource_create_2d *c)
+{
+	struct gpu_resource *r;
+	unsigned bpp = gpu_format_bpp(c->format);
+	uint64_t bytes;
+
+	if (c->resource_id == 0 || res_find(g, c->resource_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!bpp)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	bytes = gpu_resource_bytes(c->width, c->height, bpp);
+	if (!bytes)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (g->nresources >= GPU_MAX_RESOURCES ||
+	    bytes > g->opt.max_hostmem - g->hostmem || bytes > SIZE_MAX)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	r->data = calloc(1, (size_t)bytes);
+	if (!r->data) {
+		free(r);
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
+	r->id = c->resource_id;
+	r->format = c->format;
+	r->width = c->width;
+	r->height = c->height;
+	r->bpp = bpp;
+	r->stride = (uint64_t)c->width * bpp;
+	r->size = bytes;
+	r->refs = 1;
+	r->linked = true;
+	r->next = g->table[res_bucket(r->id)];
+	g->table[res_bucket(r->id)] = r;
+	g->nresources++;
+	g->hostmem += bytes;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static void
+scanout_disable(struct gpu *g, unsigned i)
+{
+	struct gpu_scanout *s = &g->scanout[i];
+
+	if (!s->res)
+		return;
+	res_unref(g, s->res);
+	s->res = NULL;
+	memset(&s->r, 0, sizeof(s->r));
+	memset(&s->damage, 0, sizeof(s->damage));
+	s->config_dirty = true;
+}
+
+static uint32_t
+cmd_resource_unref(struct gpu *g, const struct virtio_gpu_resource_unref *c)
+{
+	struct gpu_resource *r = res_find(g, c->resource_id);
+
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	/* As QEMU does: a scanout showing it goes dark. */
+	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++)
+		if (g->scanout[i].res == r)
+			scanout_disable(g, i);
+	res_unlink(g, r);
+	backing_free(r);
+	res_unref(g, r);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_set_scanout(struct gpu *g, const struct virtio_gpu_set_scanout *c)
+{
+	struct gpu_scanout *s;
+	struct gpu_resource *r;
+
+	if (c->scanout_id >= VIRTIO_GPU_MAX_SCANOUTS)
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	s = &g->scanout[c->scanout_id];
+	if (c->resource_id == 0) {
+		scanout_disable(g, c->scanout_id);
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	}
+	r = res_find(g, c->resource_id);
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (c->r.width == 0 || c->r.height == 0 ||
+	    c->r.width > GPU_MAX_SCANOUT_SIZE ||
+	    c->r.height > GPU_MAX_SCANOUT_SIZE ||
+	    !gpu_rect_inside(&c->r, r->width, r->height))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (s->res != r) {
+		res_unref(g, s->res);
+		s->res = res_ref(r);
+	}
+	s->r = c->r;
+	if (s->width != c->r.width || s->height != c->r.height)
+		s->config_dirty = true;
+	/* New content for the whole scanout. */
+	s->damage = (struct virtio_gpu_rect){ 0, 0, c->r.width, c->r.height };
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_resource_flush(struct gpu *g, const struct virtio_gpu_resource_flush *c)
+{
+	struct gpu_resource *r = res_find(g, c->resource_id);
+
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!gpu_rect_inside(&c->r, r->width, r->height))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
+		struct gpu_scanout *s = &g->scanout[i];
+		struct virtio_gpu_rect d;
+
+		if (s->res != r || !gpu_rect_intersect(&c->r, &s->r, &d))
+			continue;
+		/* Into scanout coordinates: only the damage goes out. */
+		d.x -= s->r.x;
+		d.y -= s->r.y;
+		gpu_rect_union(&s->damage, &d);
+	}
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_transfer_to_host_2d(struct gpu *g,
+			const struct virtio_gpu_transfer_to_host_2d *c)
+{
+	struct gpu_resource *r = res_find(g, c->resource_id);
+	const struct virtio_gpu_rect *rect = &c->r;
+	uint64_t row_bytes;
+
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!r->has_backing)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	if (gpu_transfer_check(rect, c->offset, r->width, r->height, r->bpp,
+			       r->backing.len))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (rect->width == 0 || rect->height == 0)
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	row_bytes = (uint64_t)rect->width * r->bpp;
+	if (rect->x == 0 && rect->width == r->width) {
+		/* Whole rows: one run in the backing and in the image. */
+		gpu_backing_read(&r->backing, c->offset,
+				 r->data + rect->y * r->stride,
+				 (size_t)(rect->height * r->stride));
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	}
+	for (uint32_t y = 0; y < rect->height; y++)
+		gpu_backing_read(&r->backing, c->offset + y * r->stride,
+				 r->data + (rect->y + y) * r->stride +
+				 (uint64_t)rect->x * r->bpp,
+				 (size_t)row_bytes);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_attach_backing(struct gpu *g, const struct vring_chain *ch,
+		   const struct virtio_gpu_resource_attach_backing *c)
+{
+	struct gpu_resource *r = res_find(g, c->resource_id);
+	const struct memmap *mem = g->host->memory(g->host_data);
+	struct gpu_backing b = { 0 };
+	size_t bytes;
+	unsigned cap;
+	int ret;
+
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (r->has_backing)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	if (c->nr_entries == 0 || c->nr_entries > GPU_MAX_BACKING_ENTRIES)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	bytes = (size_t)c->nr_entries * sizeof(struct virtio_gpu_mem_entry);
+	if (ch->out_len < sizeof(*c) + bytes)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	b.nents = c->nr_entries;
+	b.ents = malloc(bytes);
+	if (!b.ents)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	/* Copied out once; the guest may rewrite its copy as it likes. */
+	iov_to_buf(ch->iov, ch->nout, sizeof(*c), b.ents, bytes);
+
+	/* An entry spanning k regions takes k iovecs: try the common case,
+	 * then the most we allow. */
+	cap = c->nr_entries + 16;
+	for (;;) {
+		b.iov = calloc(cap, sizeof(*b.iov));
+		b.ends = calloc(cap, sizeof(*b.ends));
+		if (!b.iov || !b.ends) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = gpu_backing_translate(&b, mem, b.ents, b.nents, cap);
+		if (ret != -E2BIG || cap == GPU_MAX_BACKING_IOV)
+			break;
+		free(b.iov);
+		free(b.ends);
+		cap = GPU_MAX_BACKING_IOV;
+	}
+	if (ret) {
+		free(b.ents);
+		free(b.iov);
+		free(b.ends);
+		if (ret == -ENOMEM)
+			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		log_limited(LOG_LVL_WARN, "resource %u: backing not in guest memory",
+			    c->resource_id);
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
+	r->backing = b;
+	r->has_backing = true;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_detach_backing(struct gpu *g,
+		   const struct virtio_gpu_resource_detach_backing *c)
+{
+	struct gpu_resource *r = res_find(g, c->resource_id);
+
+	if (!r)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!r->has_backing)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	backing_free(r);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static void
+cmd_assign_uuid(struct gpu *g, struct vring_queue *vq,
+		const struct vring_chain *ch,
+		const struct virtio_gpu_resource_assign_uuid *c)
+{
+	struct gpu_resource *r = res_find(g, c->resource_id);
+	struct virtio_gpu_resp_resource_uuid resp = { 0 };
+
+	if (!r) {
+		respond_type(g, vq, ch, &c->hdr,
+			     VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+		return;
+	}
+	if (!r->has_uuid) {
+		if (getrandom(r->uuid, sizeof(r->uuid), 0) != sizeof(r->uuid)) {
+			respond_type(g, vq, ch, &c->hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
+			return;
+		}
+		r->uuid[6] = (r->uuid[6] & 0x0f) | 0x40;	/* version 4 */
+		r->uuid[8] = (r->uuid[8] & 0x3f) | 0x80;	/* RFC 4122 */
+		r->has_uuid = true;
+	}
+	resp.hdr.type = VIRTIO_GPU_RESP_OK_RESOURCE_UUID;
+	memcpy(resp.uuid, r->uuid, sizeof(resp.uuid));
+	respond(g, vq, ch, &c->hdr, &resp, sizeof(resp));
+}
+
+/* Answer the command waiting on the display, from reply or locally. */
+static void
+ctrl_wait_finish(struct gpu *g, const struct display_reply *reply)
+{
+	struct vring_queue *vq = g->host->queue_ring(g->host_data, GPU_QUEUE_CTRL);
+	enum gpu_wait w = g->ctrl_wait;
+
+	g->ctrl_wait = GPU_WAIT_NONE;
+	if (!vq)
+		return;	/* the ring stopped; nothing to answer into */
+	if (w == GPU_WAIT_DISPLAY_INFO) {
+		struct virtio_gpu_resp_display_info info;
+
+		display_info_local(g, &info);
+		respond(g, vq, g->chain, &g->ctrl_wait_hdr, &info, sizeof(info));
+	} else if (w == GPU_WAIT_EDID) {
+		struct virtio_gpu_resp_edid e;
+
+		if (reply && reply->request == DISPLAY_GET_EDID &&
+		    reply->u.edid.size) {
+			e = reply->u.edid;
+			e.hdr.type = VIRTIO_GPU_RESP_OK_EDID;
+		} else {
+			edid_local(g, g->ctrl_wait_scanout, &e);
+		}
+		respond(g, vq, g->chain, &g->ctrl_wait_hdr, &e, sizeof(e));
+	}
+	g->host->queue_flush(g->host_data, GPU_QUEUE_CTRL);
+}
+
+/* Handle one control command. False when it waits on the display (the
+ * chain stays in g->chain and the queue pauses). */
+static bool
+ctrl_handle(struct gpu *g, struct vring_queue *vq, struct vring_chain *ch)
+{
+	union gpu_req req;
+	size_t got, need;
+	uint32_t type;
+
+	memset(&req, 0, sizeof(req));
+	got = iov_to_buf(ch->iov, ch->nout, 0, &req, sizeof(req));
+	if (got < CTRL_HDR_SIZE) {
+		log_limited(LOG_LVL_WARN, "control command shorter than its header");
+		respond_type(g, vq, ch, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return true;
+	}
+	type = req.hdr.type;
+	need = gpu_cmd_size(type);
+	if (need == 0 || need > sizeof(req) || got < need) {
+		log_limited(LOG_LVL_WARN, "%s (0x%x): %s", gpu_cmd_name(type),
+			    type, need ? "truncated" : "unsupported");
+		respond_type(g, vq, ch, &req.hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return true;
+	}
+
+	switch (type) {
+	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
+		if (g->sink == GPU_SINK_NONE) {
+			struct virtio_gpu_resp_display_info info;
+
+			display_info_local(g, &info);
+			respond(g, vq, ch, &req.hdr, &info, sizeof(info));
+			return true;
+		}
+		g->ctrl_wait = GPU_WAIT_DISPLAY_INFO;
+		g->ctrl_wait_hdr = req.hdr;
+		sink_pump(g);
+		return false;
+	case VIRTIO_GPU_CMD_GET_EDID:
+		if (!(g->features & (1ull << VIRTIO_GPU_F_EDID)) ||
+		    req.edid.scanout >= VIRTIO_GPU_MAX_SCANOUTS) {
+			respond_type(g, vq, ch, &req.hdr,
+				     VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+			return true;
+		}
+		g->ctrl_wait_hdr = req.hdr;
+		g->ctrl_wait_scanout = req.edid.scanout;
+		if (!edid_from_display(g, req.edid.scanout)) {
+			struct virtio_gpu_resp_edid e;
+
+			edid_local(g, req.edid.scanout, &e);
+			respond(g, vq, ch, &req.hdr, &e, sizeof(e));
+			return true;
+		}
+		g->ctrl_wait = GPU_WAIT_EDID;
+		sink_pump(g);
+		return false;
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_2D:
+		respond_type(g, vq, ch, &req.hdr,
+			     cmd_resource_create_2d(g, &req.create_2d));
+		return true;
+	case VIRTIO_GPU_CMD_RESOURCE_UNREF:
+		respond_type(g, vq, ch, &req.hdr, cmd_resource_unref(g, &req.unref));
+		break;
+	case VIRTIO_GPU_CMD_SET_SCANOUT:
+		respond_type(g, vq, ch, &req.hdr,
+			     cmd_set_scanout(g, &req.set_scanout));
+		break;
+	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
+		respond_type(g, vq, ch, &req.hdr, cmd_resource_flush(g, &req.flush));
+		break;
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
+		respond_type(g, vq, ch, &req.hdr,
+			     cmd_transfer_to_host_2d(g, &req.t2d));
+		return true;
+	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
+		respond_type(g, vq, ch, &req.hdr,
+			     cmd_attach_backing(g, ch, &req.attach));
+		return true;
+	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING:
+		respond_type(g, vq, ch, &req.hdr,
+			     cmd_detach_backing(g, &req.detach));
+		return true;
+	case VIRTIO_GPU_CMD_GET_CAPSET_INFO:
+	case VIRTIO_GPU_CMD_GET_CAPSET:
+		/* No renderer offers capsets (yet): every index is out of range. */
+		respond_type(g, vq, ch, &req.hdr,
+			     VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+		return true;
+	case VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID:
+		cmd_assign_uuid(g, vq, ch, &req.uuid);
+		return true;
+	default:
+		/* 3D and blob commands without a renderer, cursor commands on
+		 * the wrong queue. */
+		log_limited(LOG_LVL_WARN, "%s (0x%x): not supported here",
+			    gpu_cmd_name(type), type);
+		respond_type(g, vq, ch, &req.hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return true;
+	}
+	/* Commands that change what is on screen: let the display know. */
+	sink_pump(g);
+	return true;
+}
+
+/* A chain the walker refused: answer it if it left room for an answer. */
+static void
+ctrl_malformed(struct gpu *g, struct vring_queue *vq, struct vring_chain *ch)
+{
+	log_limited(LOG_LVL_WARN, "control queue: malformed descriptor chain");
+	if (ch->head >= vq->num) {
+		vring_push(vq, ch->head, 0);
+		return;
+	}
+	respond_type(g, vq, ch, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
+}
+
+static void
+ctrl_process(struct gpu *g)
+{
+	const struct memmap *mem = g->host->memory(g->host_data);
+	struct vring_queue *vq;
+	bool more;
+
+	vq = g->host->queue_ring(g->host_data, GPU_QUEUE_CTRL);
+	if (!vq || g->ctrl_wait != GPU_WAIT_NONE || g->processing)
+		return;
+	g->processing = true;
+	do {
+		vring_kicks_disable(vq);
+		while (g->ctrl_wait == GPU_WAIT_NONE) {
+			int ret = vring_pop(vq, mem, g->chain);
+
+			if (ret == -EAGAIN)
+				break;
+			if (ret == -EIO) {
+				g->processing = false;
+				g->host->queue_fail(g->host_data, GPU_QUEUE_CTRL);
+				return;
+			}
+			if (ret == -EBADMSG)
+				ctrl_malformed(g, vq, g->chain);
+			else
+				ctrl_handle(g, vq, g->chain);
+		}
+		more = g->ctrl_wait == GPU_WAIT_NONE && vring_kicks_enable(vq);
+	} while (more);
+	g->processing = false;
+	g->host->queue_flush(g->host_data, GPU_QUEUE_CTRL);
+}
+
+/* ---------- cursor queue ---------- */
+
+static void
+cursor_handle(struct gpu *g, const struct virtio_gpu_update_cursor *c)
+{
+	if (c->pos.scanout_id >= VIRTIO_GPU_MAX_SCANOUTS) {
+		log_limited(LOG_LVL_WARN, "cursor: scanout %u out of range",
+			    c->pos.scanout_id);
+		return;
+	}
+	g->cursor.pos.scanout_id = c->pos.scanout_id;
+	g->cursor.pos.x = c->pos.x;
+	g->cursor.pos.y = c->pos.y;
+	if (c->hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR) {
+		g->cursor_pos_dirty = true;
+		return;
+	}
+	if (c->resource_id == 0) {
+		g->cursor_visible = false;
+		g->cursor_pos_dirty = true;
+		return;
+	}
+	{
+		struct gpu_resource *r = res_find(g, c->resource_id);
+
+		if (!r || r->width != DISPLAY_CURSOR_SIZE ||
+		    r->height != DISPLAY_CURSOR_SIZE) {
+			log_limited(LOG_LVL_WARN,
+				    "cursor: resource %u is not a 64x64 image",
+				    c->resource_id);
+			return;
+		}
+		gpu_format_to_xrgb(r->format, g->cursor.data, r->data,
+				   DISPLAY_CURSOR_SIZE * DISPLAY_CURSOR_SIZE);
+	}
+	g->cursor.hot_x = c->hot_x;
+	g->cursor.hot_y = c->hot_y;
+	g->cursor_visible = true;
+	g->cursor_image_dirty = true;
+	g->cursor_pos_dirty = false;
+}
+
+static void
+cursor_process(struct gpu *g)
+{
+	const struct memmap *mem = g->host->memory(g->host_data);
+	struct vring_queue *vq;
+	struct vring_chain *ch = g->cursor_chain;
+
+	vq = g->host->queue_ring(g->host_data, GPU_QUEUE_CURSOR);
+	if (!vq || g->processing)
+		return;
+	g->processing = true;
+	do {
+		int ret;
+
+		vring_kicks_disable(vq);
+		while ((ret = vring_pop(vq, mem, ch)) != -EAGAIN) {
+			struct virtio_gpu_update_cursor c;
+
+			if (ret == -EIO) {
+				g->processing = false;
+				g->host->queue_fail(g->host_data, GPU_QUEUE_CURSOR);
+				return;
+			}
+			/* The cursor queue carries no answers. */
+			if (ret == 0 && iov_to_buf(ch->iov, ch->nout, 0, &c,
+						   sizeof(c)) == sizeof(c) &&
+			    (c.hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR ||
+			     c.hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR))
+				cursor_handle(g, &c);
+			else
+				log_limited(LOG_LVL_WARN,
+					    "cursor queue: malformed command");
+			vring_push(vq, ch->head, 0);
+		}
+	} while (vring_kicks_enable(vq));
+	g->processing = false;
+	g->host->queue_flush(g->host_data, GPU_QUEUE_CURSOR);
+	sink_pump(g);
+}
+
+/* ---------- the display socket ---------- */
+
+static int
+sink_send(struct gpu *g, uint32_t request, size_t payload_len,
+	  const struct iovec *data, unsigned ndata, size_t data_len)
+{
+	unsigned need = 2 + ndata;
+	int ret;
+
+	if (need > g->tx_iov_cap) {
+		struct iovec *n = realloc(g->tx_iov, need * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		g->tx_iov = n;
+		g->tx_iov_cap = need;
+	}
+	g->tx_hdr.request = request;
+	g->tx_hdr.flags = 0;
+	g->tx_hdr.size = (uint32_t)(payload_len + data_len);
+	g->tx_iov[0] = (struct iovec){ &g->tx_hdr, sizeof(g->tx_hdr) };
+	g->tx_iov[1] = (struct iovec){ &g->tx_payload, payload_len };
+	if (ndata && data != g->tx_iov + 2)
+		memcpy(g->tx_iov + 2, data, ndata * sizeof(*data));
+	g->sink = GPU_SINK_SENDING;
+	ret = g->host->display_send(g->host_data, g->tx_iov, need);
+	if (ret < 0) {
+		g->sink = GPU_SINK_NONE;
+		return ret;
+	}
+	if (display_has_reply(request) && request != DISPLAY_DMABUF_UPDATE)
+		g->awaiting = request;
+	return 0;
+}
+
+/* Send scanout i's damage: pixels straight from the resource. */
+static int
+sink_send_update(struct gpu *g, unsigned i)
+{
+	struct gpu_scanout *s = &g->scanout[i];
+	struct gpu_resource *r = s->res;
+	struct virtio_gpu_rect d = s->damage;
+	uint64_t x0 = (uint64_t)s->r.x + d.x, y0 = (uint64_t)s->r.y + d.y;
+	uint64_t row = (uint64_t)d.width * 4;	/* <= 64 KiB: scanouts are capped */
+	uint32_t band = (uint32_t)(GPU_UPDATE_BAND / row);
+	size_t data_len;
+	unsigned ndata;
+	int ret;
+
+	/* The frontend buffers a whole message: send tall damage in bands,
+	 * top first; the rest stays owed. */
+	memset(&s->damage, 0, sizeof(s->damage));
+	if (d.height > band) {
+		s->damage = (struct virtio_gpu_rect){
+			d.x, d.y + band, d.width, d.height - band,
+		};
+		d.height = band;
+	}
+	data_len = (size_t)(row * d.height);
+	g->tx_payload.update = (struct display_update){
+		.scanout_id = i, .x = d.x, .y = d.y,
+		.width = d.width, .height = d.height,
+	};
+	if (!gpu_format_is_xrgb(r->format)) {
+		/* Converted into a staging buffer: one iovec. */
+		if (data_len > g->tx_staging_cap) {
+			uint32_t *n = realloc(g->tx_staging, data_len);
+
+			if (!n)
+				return -ENOMEM;
+			g->tx_staging = n;
+			g->tx_staging_cap = data_len;
+		}
+		for (uint32_t y = 0; y < d.height; y++)
+			gpu_format_to_xrgb(r->format, g->tx_staging + (size_t)y * d.width,
+					   r->data + (y0 + y) * r->stride + x0 * 4,
+					   d.width);
+		ndata = 1;
+		if (g->tx_iov_cap < 3) {
+			struct iovec *n = realloc(g->tx_iov, 3 * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			g->tx_iov = n;
+			g->tx_iov_cap = 3;
+		}
+		g->tx_iov[2] = (struct iovec){ g->tx_staging, data_len };
+	} else if (x0 == 0 && d.width == r->width) {
+		/* Whole rows: contiguous in the resource. */
+		ndata = 1;
+		if (g->tx_iov_cap < 3) {
+			struct iovec *n = realloc(g->tx_iov, 3 * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			g->tx_iov = n;
+			g->tx_iov_cap = 3;
+		}
+		g->tx_iov[2] = (struct iovec){ r->data + y0 * r->stride, data_len };
+	} else {
+		/* One iovec per row, gathered by sendmsg: no staging copy. */
+		ndata = d.height;
+		if (2 + ndata > g->tx_iov_cap) {
+			struct iovec *n = realloc(g->tx_iov, (2 + ndata) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			g->tx_iov = n;
+			g->tx_iov_cap = 2 + ndata;
+		}
+		for (uint32_t y = 0; y < d.height; y++)
+			g->tx_iov[2 + y] = (struct iovec){
+				r->data + (y0 + y) * r->stride + x0 * 4, (size_t)row,
+			};
+	}
+	g->tx_res = res_ref(r);
+	ret = sink_send(g, DISPLAY_UPDATE, sizeof(g->tx_payload.update),
+			g->tx_iov + 2, ndata, data_len);
+	if (ret < 0) {
+		res_unref(g, g->tx_res);
+		g->tx_res = NULL;
+		return ret;
+	}
+	g->updates_sent++;
+	return 0;
+}
+
+/* A cursor image goes out in its own buffer: not the shared payload. */
+static int
+sink_send_cursor(struct gpu *g)
+{
+	struct iovec data = { &g->cursor, sizeof(g->cursor) };
+
+	g->cursor_image_dirty = false;
+	g->cursor_pos_dirty = false;
+	return sink_send(g, DISPLAY_CURSOR_UPDATE, 0, &data, 1, sizeof(g->cursor));
+}
+
+/* The display is idle: send the most important thing that is owed. */
+static void
+sink_pump(struct gpu *g)
+{
+	if (g->sink != GPU_SINK_IDLE)
+		return;
+
+	if (!g->handshake_done) {
+		sink_send(g, DISPLAY_GET_PROTOCOL_FEATURES, 0, NULL, 0, 0);
+		return;
+	}
+	if (g->ctrl_wait == GPU_WAIT_DISPLAY_INFO) {
+		sink_send(g, DISPLAY_GET_DISPLAY_INFO, 0, NULL, 0, 0);
+		return;
+	}
+	if (g->ctrl_wait == GPU_WAIT_EDID) {
+		g->tx_payload.edid.scanout_id = g->ctrl_wait_scanout;
+		sink_send(g, DISPLAY_GET_EDID, sizeof(g->tx_payload.edid), NULL, 0, 0);
+		return;
+	}
+	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
+		struct gpu_scanout *s = &g->scanout[i];
+
+		if (!s->config_dirty)
+			continue;
+		s->config_dirty = false;
+		s->width = s->res ? s->r.width : 0;
+		s->height = s->res ? s->r.height : 0;
+		g->tx_payload.scanout = (struct display_scanout){
+			i, s->width, s->height,
+		};
+		sink_send(g, DISPLAY_SCANOUT, sizeof(g->tx_payload.scanout),
+			  NULL, 0, 0);
+		return;
+	}
+	if (g->cursor_image_dirty && g->cursor_visible) {
+		sink_send_cursor(g);
+		return;
+	}
+	if (g->cursor_pos_dirty) {
+		g->cursor_pos_dirty = false;
+		g->tx_payload.pos = g->cursor.pos;
+		sink_send(g, g->cursor_visible ? DISPLAY_CURSOR_POS :
+			     DISPLAY_CURSOR_POS_HIDE,
+			  sizeof(g->tx_payload.pos), NULL, 0, 0);
+		return;
+	}
+	for (unsigned n = 0; n < VIRTIO_GPU_MAX_SCANOUTS; n++) {
+		unsigned i = (g->next_update + n) % VIRTIO_GPU_MAX_SCANOUTS;
+		struct gpu_scanout *s = &g->scanout[i];
+
+		if (!s->res || s->damage.width == 0 || s->damage.height == 0)
+			continue;
+		g->next_update = (i + 1) % VIRTIO_GPU_MAX_SCANOUTS;
+		if (sink_send_update(g, i) == -ENOMEM)
+			log_limited(LOG_LVL_ERROR, "scanout %u: no memory for an update", i);
+		return;
+	}
+}
+
+static void display_switch(struct gpu *g);
+
+void
+gpu_display_sent(struct gpu *g)
+{
+	if (g->sink != GPU_SINK_SENDING)
+		return;
+	res_unref(g, g->tx_res);
+	g->tx_res = NULL;
+	if (g->display_switch) {
+		display_switch(g);
+		return;
+	}
+	if (g->awaiting) {
+		g->sink = GPU_SINK_AWAITING;
+		return;
+	}
+	g->sink = GPU_SINK_IDLE;
+	sink_pump(g);
+}
+
+void
+gpu_display_input(struct gpu *g, const struct display_hdr *hdr,
+		  const void *payload)
+{
+	struct display_reply reply;
+	uint32_t want = g->awaiting;
+
+	if (!want || display_reply_check(hdr, want) < 0 ||
+	    display_reply_parse(hdr, payload, &reply) < 0) {
+		log_limited(LOG_LVL_WARN,
+			    "display: unexpected message %u (size %u) ignored",
+			    hdr->request, hdr->size);
+		return;
+	}
+	g->awaiting = 0;
+	switch (want) {
+	case DISPLAY_GET_PROTOCOL_FEATURES:
+		g->display_features = reply.u.features & DISPLAY_PF_OURS;
+		g->tx_payload.features = g->display_features;
+		g->handshake_done = true;
+		g->sink = GPU_SINK_IDLE;
+		sink_send(g, DISPLAY_SET_PROTOCOL_FEATURES,
+			  sizeof(g->tx_payload.features), NULL, 0, 0);
+		return;
+	case DISPLAY_GET_DISPLAY_INFO:
+		g->display_info = reply.u.info;
+		g->display_info_valid = true;
+		break;
+	}
+	g->sink = GPU_SINK_IDLE;
+	if (g->ctrl_wait != GPU_WAIT_NONE) {
+		ctrl_wait_finish(g, &reply);
+		ctrl_process(g);
+	}
+	sink_pump(g);
+}
+
+/* Forget the display: answer a waiting command locally. */
+void
+gpu_display_lost(struct gpu *g)
+{
+	if (g->sink != GPU_SINK_NONE)
+		log_warn("display socket lost");
+	g->sink = GPU_SINK_NONE;
+	g->awaiting = 0;
+	g->handshake_done = false;
+	res_unref(g, g->tx_res);
+	g->tx_res = NULL;
+	if (g->ctrl_wait != GPU_WAIT_NONE) {
+		ctrl_wait_finish(g, NULL);
+		ctrl_process(g);
+	}
+	if (g->display_switch)
+		display_switch(g);
+}
+
+/* ---------- vhost-user device ops ---------- */
+
+static uint64_t
+gpu_features(void *impl)
+{
+	return (1ull << VIRTIO_GPU_F_EDID) | (1ull << VIRTIO_GPU_F_RESOURCE_UUID);
+}
+
+static void
+gpu_set_features(void *impl, uint64_t features)
+{
+	struct gpu *g = impl;
+
+	g->features = features;
+}
+
+static int
+gpu_get_config(void *impl, void *buf, uint32_t offset, uint32_t len)
+{
+	struct gpu *g = impl;
+
+	if (offset > sizeof(g->config) || len > sizeof(g->config) - offset)
+		return -EINVAL;
+	memcpy(buf, (const uint8_t *)&g->config + offset, len);
+	return (int)len;
+}
+
+static int
+gpu_set_config(void *impl, const void *buf, uint32_t offset, uint32_t len)
+{
+	struct gpu *g = impl;
+	uint32_t clear;
+
+	/* Only events_clear is writable: the driver acknowledges events. */
+	if (offset != offsetof(struct virtio_gpu_config, events_clear) ||
+	    len != sizeof(clear))
+		return -EINVAL;
+	memcpy(&clear, buf, sizeof(clear));
+	g->config.events_read &= ~clear;
+	return 0;
+}
+
+static void
+gpu_queue_start(void *impl, unsigned q)
+{
+	log_debug("queue %u started", q);
+}
+
+static void
+gpu_queue_stop(void *impl, unsigned q)
+{
+	struct gpu *g = impl;
+
+	/* A command waiting on the display is answered now, while the ring
+	 * is still there (vu_queue_ring still returns it here). */
+	if (q == GPU_QUEUE_CTRL && g->ctrl_wait != GPU_WAIT_NONE)
+		ctrl_wait_finish(g, NULL);
+	log_debug("queue %u stopped", q);
+}
+
+static void
+gpu_queue_kick(void *impl, unsigned q)
+{
+	struct gpu *g = impl;
+
+	if (q == GPU_QUEUE_CTRL)
+		ctrl_process(g);
+	else if (q == GPU_QUEUE_CURSOR)
+		cursor_process(g);
+}
+
+/* Guest memory moved: translate every backing again. */
+static void
+gpu_mem_changed(void *impl)
+{
+	struct gpu *g = impl;
+	const struct memmap *mem = g->host->memory(g->host_data);
+
+	if (g->ctrl_wait != GPU_WAIT_NONE)
+		ctrl_wait_finish(g, NULL);
+	for (unsigned b = 0; b < 1024; b++) {
+		for (struct gpu_resource *r = g->table[b]; r; r = r->next) {
+			unsigned cap = r->backing.niov;
+
+			if (!r->has_backing)
+				continue;
+			if (gpu_backing_translate(&r->backing, mem, r->backing.ents,
+						  r->backing.nents, cap) == 0)
+				continue;
+			/* Merged runs may split differently now: give it
+			 * the most room before giving up. */
+			cap = GPU_MAX_BACKING_IOV;
+			{
+				struct iovec *iov = realloc(r->backing.iov,
+							    cap * sizeof(*iov));
+				uint64_t *ends;
+
+				if (iov)
+					r->backing.iov = iov;
+				ends = realloc(r->backing.ends, cap * sizeof(*ends));
+				if (ends)
+					r->backing.ends = ends;
+				if (iov && ends &&
+				    gpu_backing_translate(&r->backing, mem,
+							  r->backing.ents,
+							  r->backing.nents, cap) == 0)
+					continue;
+			}
+			log_limited(LOG_LVL_WARN,
+				    "resource %u: backing left guest memory; detached",
+				    r->id);
+			backing_free(r);
+		}
+	}
+}
+
+/* Move to the display socket in g->next_display_fd (no send in flight). */
+static void
+display_switch(struct gpu *g)
+{
+	int fd = g->next_display_fd;
+
+	g->display_switch = false;
+	g->next_display_fd = -1;
+	if (g->sink != GPU_SINK_NONE) {
+		/* Forget the old socket: a command waiting on it is
+		 * answered locally. */
+		g->sink = GPU_SINK_NONE;
+		g->awaiting = 0;
+		g->handshake_done = false;
+		if (g->ctrl_wait != GPU_WAIT_NONE) {
+			ctrl_wait_finish(g, NULL);
+			ctrl_process(g);
+		}
+	}
+	g->host->display_attach(g->host_data, fd);
+	if (fd < 0)
+		return;
+	/* A new display (QEMU sends one after every guest reset): agree on
+	 * features again and show it everything. */
+	g->sink = GPU_SINK_IDLE;
+	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
+		struct gpu_scanout *s = &g->scanout[i];
+
+		if (!s->res)
+			continue;
+		s->config_dirty = true;
+		s->damage = (struct virtio_gpu_rect){ 0, 0, s->r.width, s->r.height };
+	}
+	if (g->cursor_visible)
+		g->cursor_image_dirty = true;
+	log_debug("display socket set");
+	sink_pump(g);
+}
+
+static void
+gpu_set_display(void *impl, int fd)
+{
+	struct gpu *g = impl;
+
+	/* A newer socket replaces one still waiting for its turn. */
+	if (g->display_switch && g->next_display_fd >= 0)
+		close(g->next_display_fd);
+	g->next_display_fd = fd;
+	g->display_switch = true;
+	if (g->sink == GPU_SINK_SENDING) {
+		/* The send in flight still uses the old socket and our
+		 * buffers: switch when it completes, which is soon. */
+		g->host->display_abort(g->host_data);
+		return;
+	}
+	display_switch(g);
+}
+
+static void
+resources_free(struct gpu *g)
+{
+	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++)
+		scanout_disable(g, i);
+	for (unsigned b = 0; b < 1024; b++) {
+		while (g->table[b]) {
+			struct gpu_resource *r = g->table[b];
+
+			res_unlink(g, r);
+			res_unref(g, r);
+		}
+	}
+}
+
+static void
+gpu_reset(void *impl)
+{
+	struct gpu *g = impl;
+
+	g->ctrl_wait = GPU_WAIT_NONE;
+	/* Scanouts go dark (the display is told so) and every resource
+	 * goes; pixels still being sent are freed once they are out. */
+	resources_free(g);
+	g->features = 0;
+	g->config.events_read = 0;
+	g->config.events_clear = 0;
+	g->cursor_image_dirty = g->cursor_pos_dirty = g->cursor_visible = false;
+	sink_pump(g);
+}
+
+const struct vu_device_ops gpu_vu_ops = {
+	.features = gpu_features,
+	.set_features = gpu_set_features,
+	.get_config = gpu_get_config,
+	.set_config = gpu_set_config,
+	.queue_start = gpu_queue_start,
+	.queue_stop = gpu_queue_stop,
+	.queue_kick = gpu_queue_kick,
+	.mem_changed = gpu_mem_changed,
+	.set_display = gpu_set_display,
+	.reset = gpu_reset,
+};
+
+int
+gpu_init(struct gpu *g, const struct gpu_options *opt,
+	 const struct gpu_host_ops *host, void *host_data)
+{
+	memset(g, 0, sizeof(*g));
+	g->opt = *opt;
+	if (!g->opt.max_hostmem)
+		g->opt.max_hostmem = GPU_DEFAULT_MAX_HOSTMEM;
+	g->host = host;
+	g->host_data = host_data;
+	g->next_display_fd = -1;
+	g->chain = malloc(sizeof(*g->chain));
+	g->cursor_chain = malloc(sizeof(*g->cursor_chain));
+	if (!g->chain || !g->cursor_chain) {
+		free(g->chain);
+		free(g->cursor_chain);
+		return -ENOMEM;
+	}
+	/* QEMU fills num_scanouts itself; other frontends read ours. */
+	g->config.num_scanouts = 1;
+	g->config.num_capsets = 0;
+	return 0;
+}
+
+void
+gpu_finish(struct gpu *g)
+{
+	res_unref(g, g->tx_res);
+	g->tx_res = NULL;
+	resources_free(g);
+	if (g->display_switch && g->next_display_fd >= 0)
+		close(g->next_display_fd);
+	free(g->chain);
+	free(g->cursor_chain);
+	free(g->tx_iov);
+	free(g->tx_staging);
+	g->chain = NULL;
+	g->tx_iov = NULL;
+	g->tx_staging = NULL;
+}

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The virtio-gpu device model: resources, scanouts, the cursor, the
+ * control and cursor queues, and what goes out on the display socket.
+ *
+ * core/vu.c drives it through gpu_vu_ops (struct vu_device_ops). It
+ * reaches the rest of the daemon only through struct gpu_host_ops, so the
+ * tests and the fuzzers can run it with a fake transport and display.
+ */
+#ifndef RENDER_GPU_H
+#define RENDER_GPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <linux/virtio_gpu.h>
+
+#include "core/vu.h"
+#include "proto/display.h"
+#include "proto/gpu_cmd.h"
+#include "proto/vring.h"
+
+#define GPU_QUEUE_CTRL 0
+#define GPU_QUEUE_CURSOR 1
+
+#define GPU_DEFAULT_MAX_HOSTMEM (256ull << 20)	/* as QEMU's device */
+#define GPU_MAX_RESOURCES 16384
+#define GPU_MAX_BACKING_IOV 65536		/* after region splits */
+#define GPU_MAX_SCANOUT_SIZE 16384		/* pixels, either side */
+#define GPU_UPDATE_BAND (16u << 20)		/* bytes in one UPDATE at most */
+#define GPU_DEFAULT_WIDTH 1280			/* QEMU's default xres/yres */
+#define GPU_DEFAULT_HEIGHT 800
+
+struct gpu_options {
+	bool virgl;			/* --virgl was given */
+	const char *render_node;	/* --render-node, or NULL */
+	uint64_t max_hostmem;		/* bytes of resource memory */
+};
+
+/* What the device needs from its surroundings. */
+struct gpu_host_ops {
+	/* The running ring of queue q, or NULL when it is not running. */
+	struct vring_queue *(*queue_ring)(void *host, unsigned q);
+	/* The guest memory table. */
+	const struct memmap *(*memory)(void *host);
+	/* Publish q's used entries before the loop next waits. */
+	void (*queue_flush)(void *host, unsigned q);
+	/* q's ring is corrupt: stop it. */
+	void (*queue_fail)(void *host, unsigned q);
+	/* Use fd (or no display, -1) from now on; the host owns it. Never
+	 * called while a send is in flight. */
+	void (*display_attach)(void *host, int fd);
+	/* Send one message. Exactly one of gpu_display_sent() (it is out)
+	 * or gpu_display_lost() (the socket failed) follows, never from
+	 * inside this call. The iovecs and what they point at stay valid
+	 * until then. 0, or -ENOTCONN when there is no display. */
+	int (*display_send)(void *host, const struct iovec *iov, unsigned niov);
+	/* Make an in-flight send finish soon (the socket is being
+	 * replaced): shut the socket down. */
+	void (*display_abort)(void *host);
+};
+
+struct gpu_resource {
+	uint32_t id;
+	uint32_t format, width, height;
+	unsigned bpp;
+	uint64_t stride;		/* width * bpp */
+	uint64_t size;			/* host bytes */
+	uint8_t *data;			/* host copy of the pixels */
+	struct gpu_backing backing;	/* niov 0: no backing */
+	bool has_backing;
+	bool linked;			/* in the id table */
+	unsigned refs;			/* table, scanouts, display sends */
+	bool has_uuid;
+	uint8_t uuid[16];
+	struct gpu_resource *next;	/* hash chain */
+};
+
+struct gpu_scanout {
+	struct gpu_resource *res;	/* holds a ref; NULL: disabled */
+	struct virtio_gpu_rect r;	/* what of res is shown */
+	uint32_t width, height;		/* size last told to the display */
+	bool config_dirty;		/* a SCANOUT message is owed */
+	struct virtio_gpu_rect damage;	/* scanout coordinates; owed UPDATE */
+};
+
+/* A request to the display whose reply a guest command waits for. */
+enum gpu_wait {
+	GPU_WAIT_NONE,
+	GPU_WAIT_DISPLAY_INFO,
+	GPU_WAIT_EDID,
+};
+
+enum gpu_sink_state {
+	GPU_SINK_NONE,		/* no display socket */
+	GPU_SINK_IDLE,		/* ready to send */
+	GPU_SINK_SENDING,	/* a message is being written */
+	GPU_SINK_AWAITING,	/* waiting for a reply */
+};
+
+struct gpu {
+	struct gpu_options opt;
+	const struct gpu_host_ops *host;
+	void *host_data;
+
+	struct virtio_gpu_config config;
+	uint64_t features;		/* device features the driver took */
+
+	/* Resources. */
+	struct gpu_resource *table[1024];
+	unsigned nresources;
+	uint64_t hostmem;		/* bytes held by resources */
+
+	struct gpu_scanout scanout[VIRTIO_GPU_MAX_SCANOUTS];
+
+	/* Cursor: the newest image and position win. */
+	struct display_cursor_update cursor;
+	bool cursor_image_dirty, cursor_pos_dirty, cursor_visible;
+
+	/* The display socket. */
+	enum gpu_sink_state sink;
+	bool handshake_done;		/* protocol features agreed */
+	uint64_t display_features;	/* agreed protocol features */
+	uint32_t awaiting;		/* request whose reply we wait for */
+	bool display_info_valid;	/* the frontend told us its displays */
+	struct virtio_gpu_resp_display_info display_info;
+	unsigned next_update;		/* round-robin over scanouts */
+	struct gpu_resource *tx_res;	/* ref held while its pixels go out */
+	struct iovec *tx_iov;
+	unsigned tx_iov_cap;
+	struct display_hdr tx_hdr;
+	union {
+		uint64_t features;
+		struct display_scanout scanout;
+		struct display_update update;
+		struct display_cursor_pos pos;
+		struct display_edid_req edid;
+	} tx_payload;
+	uint32_t *tx_staging;		/* converted pixels, when needed */
+	size_t tx_staging_cap;
+
+	/* The control queue: a command waiting on the display. */
+	enum gpu_wait ctrl_wait;
+	uint32_t ctrl_wait_scanout;
+	struct virtio_gpu_ctrl_hdr ctrl_wait_hdr;
+	struct vring_chain *chain;	/* control chain being handled */
+	struct vring_chain *cursor_chain;
+	bool processing;
+
+	/* A new display socket that waits for the send in flight. */
+	bool display_switch;
+	int next_display_fd;
+
+	/* Counters, for logs and tests. */
+	uint64_t updates_sent;
+};
+
+extern const struct vu_device_ops gpu_vu_ops;
+
+int gpu_init(struct gpu *g, const struct gpu_options *opt,
+	     const struct gpu_host_ops *host, void *host_data);
+void gpu_finish(struct gpu *g);
+
+/* The display message passed to display_send is out. */
+void gpu_display_sent(struct gpu *g);
+/* A message arrived on the display socket (header and payload). */
+void gpu_display_input(struct gpu *g, const struct display_hdr *hdr,
+		       const void *payload);
+/* The display socket failed or was closed by the frontend; no send is
+ * in flight any more. */
+void gpu_display_lost(struct gpu *g);
+
+#endif /* RENDER_GPU_H */
