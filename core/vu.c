@@ -291,8 +291,17 @@ vu_set_features(struct vu_dev *dev, struct vu_msg *msg)
 {
 	uint64_t f = msg->payload.u64;
 
-	if (f & ~offered_features(dev))
-		return -EINVAL;
+	if (f & ~offered_features(dev)) {
+		/*
+		 * QEMU 10 passes on transport bits it offers itself
+		 * (VIRTIO_F_RING_RESET, bit 40) even though we never did.
+		 * Refusing would break every boot: keep what we offered.
+		 */
+		log_limited(LOG_LVL_INFO,
+			    "SET_FEATURES: ignoring bits we never offered (0x%llx)",
+			    (unsigned long long)(f & ~offered_features(dev)));
+		f &= offered_features(dev);
+	}
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++)
 		if (dev->q[i].running)
 			return -EBUSY;
@@ -345,10 +354,11 @@ vu_reset_device(struct vu_dev *dev, struct vu_msg *msg)
 }
 
 /* Rings point into guest memory: re-translate them after a change. */
+/* Rings and the device point into guest memory: move them after a
+ * change, rings first (the device may go on processing them). */
 static void
 mem_changed(struct vu_dev *dev)
 {
-	dev->ops->mem_changed(dev->impl);
 	for (unsigned i = 0; i < VU_NUM_QUEUES; i++) {
 		struct vu_queue *vq = &dev->q[i];
 		void *desc, *avail, *used;
@@ -365,6 +375,7 @@ mem_changed(struct vu_dev *dev)
 			vu_queue_fail(dev, i);
 		}
 	}
+	dev->ops->mem_changed(dev->impl);
 }
 
 static int

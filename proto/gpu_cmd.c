@@ -169,11 +169,10 @@ gpu_format_to_xrgb(uint32_t format, uint32_t *dst, const void *src,
 uint64_t
 gpu_resource_bytes(uint32_t width, uint32_t height, unsigned bpp)
 {
-	/* At most 2^32 * 2^32 * 4: only the last factor could overflow,
-	 * so check that one. */
+	/* width * height < 2^64 always; the product with bpp is checked. */
 	uint64_t px = (uint64_t)width * height;
 
-	if (px == 0 || px > (UINT64_MAX >> 3) / bpp)
+	if (px == 0 || bpp == 0 || px > (uint64_t)INT64_MAX / bpp)
 		return 0;
 	return px * bpp;
 }

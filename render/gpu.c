@@ -518,9 +518,16 @@ ctrl_handle(struct gpu *g, struct vring_queue *vq, struct vring_chain *ch)
 	}
 	type = req.hdr.type;
 	need = gpu_cmd_size(type);
-	if (need == 0 || need > sizeof(req) || got < need) {
-		log_limited(LOG_LVL_WARN, "%s (0x%x): %s", gpu_cmd_name(type),
-			    type, need ? "truncated" : "unsupported");
+	if (need == 0 || need > sizeof(req)) {
+		/* Unknown, or a 3D/blob command (larger than any we take). */
+		log_limited(LOG_LVL_WARN, "%s (0x%x): not supported",
+			    gpu_cmd_name(type), type);
+		respond_type(g, vq, ch, &req.hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
+		return true;
+	}
+	if (got < need) {
+		log_limited(LOG_LVL_WARN, "%s: truncated (%zu of %zu bytes)",
+			    gpu_cmd_name(type), got, need);
 		respond_type(g, vq, ch, &req.hdr, VIRTIO_GPU_RESP_ERR_UNSPEC);
 		return true;
 	}
@@ -656,26 +663,15 @@ ctrl_process(struct gpu *g)
 static void
 cursor_handle(struct gpu *g, const struct virtio_gpu_update_cursor *c)
 {
+	struct gpu_resource *r;
+
 	if (c->pos.scanout_id >= VIRTIO_GPU_MAX_SCANOUTS) {
 		log_limited(LOG_LVL_WARN, "cursor: scanout %u out of range",
 			    c->pos.scanout_id);
 		return;
 	}
-	g->cursor.pos.scanout_id = c->pos.scanout_id;
-	g->cursor.pos.x = c->pos.x;
-	g->cursor.pos.y = c->pos.y;
-	if (c->hdr.type == VIRTIO_GPU_CMD_MOVE_CURSOR) {
-		g->cursor_pos_dirty = true;
-		return;
-	}
-	if (c->resource_id == 0) {
-		g->cursor_visible = false;
-		g->cursor_pos_dirty = true;
-		return;
-	}
-	{
-		struct gpu_resource *r = res_find(g, c->resource_id);
-
+	if (c->hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR && c->resource_id) {
+		r = res_find(g, c->resource_id);
 		if (!r || r->width != DISPLAY_CURSOR_SIZE ||
 		    r->height != DISPLAY_CURSOR_SIZE) {
 			log_limited(LOG_LVL_WARN,
@@ -685,12 +681,18 @@ cursor_handle(struct gpu *g, const struct virtio_gpu_update_cursor *c)
 		}
 		gpu_format_to_xrgb(r->format, g->cursor.data, r->data,
 				   DISPLAY_CURSOR_SIZE * DISPLAY_CURSOR_SIZE);
+		g->cursor.hot_x = c->hot_x;
+		g->cursor.hot_y = c->hot_y;
+		g->cursor_visible = true;
+		g->cursor_image_dirty = true;
+	} else if (c->hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR) {
+		g->cursor_visible = false;	/* resource 0 hides it */
 	}
-	g->cursor.hot_x = c->hot_x;
-	g->cursor.hot_y = c->hot_y;
-	g->cursor_visible = true;
-	g->cursor_image_dirty = true;
-	g->cursor_pos_dirty = false;
+	g->cursor.pos.scanout_id = c->pos.scanout_id;
+	g->cursor.pos.x = c->pos.x;
+	g->cursor.pos.y = c->pos.y;
+	/* A new image carries the position with it. */
+	g->cursor_pos_dirty = !g->cursor_image_dirty;
 }
 
 static void
@@ -760,7 +762,13 @@ sink_send(struct gpu *g, uint32_t request, size_t payload_len,
 	g->sink = GPU_SINK_SENDING;
 	ret = g->host->display_send(g->host_data, g->tx_iov, need);
 	if (ret < 0) {
-		g->sink = GPU_SINK_NONE;
+		/* Nothing is in flight: carry on as if the display left, so
+		 * that nothing waits on it. */
+		log_limited(LOG_LVL_ERROR, "display: cannot send: %s",
+			    strerror(-ret));
+		res_unref(g, g->tx_res);
+		g->tx_res = NULL;
+		gpu_display_lost(g);
 		return ret;
 	}
 	if (display_has_reply(request) && request != DISPLAY_DMABUF_UPDATE)
@@ -851,11 +859,8 @@ sink_send_update(struct gpu *g, unsigned i)
 	g->tx_res = res_ref(r);
 	ret = sink_send(g, DISPLAY_UPDATE, sizeof(g->tx_payload.update),
 			g->tx_iov + 2, ndata, data_len);
-	if (ret < 0) {
-		res_unref(g, g->tx_res);
-		g->tx_res = NULL;
-		return ret;
-	}
+	if (ret < 0)
+		return ret;	/* sink_send dropped the reference */
 	g->updates_sent++;
 	return 0;
 }
@@ -878,10 +883,20 @@ sink_pump(struct gpu *g)
 	if (g->sink != GPU_SINK_IDLE)
 		return;
 
-	if (!g->handshake_done) {
+	if (g->handshake == GPU_HS_GET) {
+		g->handshake = GPU_HS_WAIT;
 		sink_send(g, DISPLAY_GET_PROTOCOL_FEATURES, 0, NULL, 0, 0);
 		return;
 	}
+	if (g->handshake == GPU_HS_SET) {
+		g->handshake = GPU_HS_DONE;
+		g->tx_payload.features = g->display_features;
+		sink_send(g, DISPLAY_SET_PROTOCOL_FEATURES,
+			  sizeof(g->tx_payload.features), NULL, 0, 0);
+		return;
+	}
+	if (g->handshake != GPU_HS_DONE)
+		return;
 	if (g->ctrl_wait == GPU_WAIT_DISPLAY_INFO) {
 		sink_send(g, DISPLAY_GET_DISPLAY_INFO, 0, NULL, 0, 0);
 		return;
@@ -970,19 +985,18 @@ gpu_display_input(struct gpu *g, const struct display_hdr *hdr,
 	switch (want) {
 	case DISPLAY_GET_PROTOCOL_FEATURES:
 		g->display_features = reply.u.features & DISPLAY_PF_OURS;
-		g->tx_payload.features = g->display_features;
-		g->handshake_done = true;
-		g->sink = GPU_SINK_IDLE;
-		sink_send(g, DISPLAY_SET_PROTOCOL_FEATURES,
-			  sizeof(g->tx_payload.features), NULL, 0, 0);
-		return;
+		g->handshake = GPU_HS_SET;
+		break;
 	case DISPLAY_GET_DISPLAY_INFO:
 		g->display_info = reply.u.info;
 		g->display_info_valid = true;
 		break;
 	}
-	g->sink = GPU_SINK_IDLE;
-	if (g->ctrl_wait != GPU_WAIT_NONE) {
+	/* The reply can overtake the completion of the send that asked for
+	 * it; then gpu_display_sent() makes the sink idle. */
+	if (g->sink == GPU_SINK_AWAITING)
+		g->sink = GPU_SINK_IDLE;
+	if (g->ctrl_wait != GPU_WAIT_NONE && want != DISPLAY_GET_PROTOCOL_FEATURES) {
 		ctrl_wait_finish(g, &reply);
 		ctrl_process(g);
 	}
@@ -994,10 +1008,10 @@ void
 gpu_display_lost(struct gpu *g)
 {
 	if (g->sink != GPU_SINK_NONE)
-		log_warn("display socket lost");
+		log_info("display socket closed");
 	g->sink = GPU_SINK_NONE;
 	g->awaiting = 0;
-	g->handshake_done = false;
+	g->handshake = GPU_HS_GET;
 	res_unref(g, g->tx_res);
 	g->tx_res = NULL;
 	if (g->ctrl_wait != GPU_WAIT_NONE) {
@@ -1039,13 +1053,16 @@ static int
 gpu_set_config(void *impl, const void *buf, uint32_t offset, uint32_t len)
 {
 	struct gpu *g = impl;
+	const uint32_t at = offsetof(struct virtio_gpu_config, events_clear);
 	uint32_t clear;
 
-	/* Only events_clear is writable: the driver acknowledges events. */
-	if (offset != offsetof(struct virtio_gpu_config, events_clear) ||
-	    len != sizeof(clear))
+	if (offset > sizeof(g->config) || len > sizeof(g->config) - offset)
 		return -EINVAL;
-	memcpy(&clear, buf, sizeof(clear));
+	/* Only events_clear is writable (QEMU writes the whole config);
+	 * writes to the read-only fields are ignored, as a device does. */
+	if (offset > at || offset + len < at + sizeof(clear))
+		return 0;
+	memcpy(&clear, (const uint8_t *)buf + (at - offset), sizeof(clear));
 	g->config.events_read &= ~clear;
 	return 0;
 }
@@ -1085,9 +1102,14 @@ gpu_mem_changed(void *impl)
 {
 	struct gpu *g = impl;
 	const struct memmap *mem = g->host->memory(g->host_data);
+	bool resume = false;
 
-	if (g->ctrl_wait != GPU_WAIT_NONE)
+	/* The waiting chain points into mappings about to go: answer it
+	 * now, locally, and go on with the queue afterwards. */
+	if (g->ctrl_wait != GPU_WAIT_NONE) {
 		ctrl_wait_finish(g, NULL);
+		resume = true;
+	}
 	for (unsigned b = 0; b < 1024; b++) {
 		for (struct gpu_resource *r = g->table[b]; r; r = r->next) {
 			unsigned cap = r->backing.niov;
@@ -1122,6 +1144,8 @@ gpu_mem_changed(void *impl)
 			backing_free(r);
 		}
 	}
+	if (resume)
+		ctrl_process(g);
 }
 
 /* Move to the display socket in g->next_display_fd (no send in flight). */
@@ -1137,7 +1161,7 @@ display_switch(struct gpu *g)
 		 * answered locally. */
 		g->sink = GPU_SINK_NONE;
 		g->awaiting = 0;
-		g->handshake_done = false;
+		g->handshake = GPU_HS_GET;
 		if (g->ctrl_wait != GPU_WAIT_NONE) {
 			ctrl_wait_finish(g, NULL);
 			ctrl_process(g);
@@ -1202,6 +1226,8 @@ gpu_reset(void *impl)
 {
 	struct gpu *g = impl;
 
+	/* A command still waiting on the display is not answered: the
+	 * rings are being reset under it. */
 	g->ctrl_wait = GPU_WAIT_NONE;
 	/* Scanouts go dark (the display is told so) and every resource
 	 * goes; pixels still being sent are freed once they are out. */

@@ -16,7 +16,7 @@
 
 #include <linux/virtio_gpu.h>
 
-#include "core/vu.h"
+#include "core/vu_device.h"
 #include "proto/display.h"
 #include "proto/gpu_cmd.h"
 #include "proto/vring.h"
@@ -120,7 +120,12 @@ struct gpu {
 
 	/* The display socket. */
 	enum gpu_sink_state sink;
-	bool handshake_done;		/* protocol features agreed */
+	enum {
+		GPU_HS_GET,		/* GET_PROTOCOL_FEATURES owed */
+		GPU_HS_WAIT,		/* its reply is due */
+		GPU_HS_SET,		/* SET_PROTOCOL_FEATURES owed */
+		GPU_HS_DONE,
+	} handshake;
 	uint64_t display_features;	/* agreed protocol features */
 	uint32_t awaiting;		/* request whose reply we wait for */
 	bool display_info_valid;	/* the frontend told us its displays */

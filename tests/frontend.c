@@ -192,15 +192,35 @@ vuf_req_has_reply(uint32_t request)
 	}
 }
 
+static const char *const display_names[] = {
+	[1] = "GET_PROTOCOL_FEATURES",
+	[2] = "SET_PROTOCOL_FEATURES",
+	[3] = "GET_DISPLAY_INFO",
+	[4] = "CURSOR_POS",
+	[5] = "CURSOR_POS_HIDE",
+	[6] = "CURSOR_UPDATE",
+	[7] = "SCANOUT",
+	[8] = "UPDATE",
+	[9] = "DMABUF_SCANOUT",
+	[10] = "DMABUF_UPDATE",
+	[11] = "GET_EDID",
+	[12] = "DMABUF_SCANOUT2",
+};
+
 static void
 trace_msg(struct vuf *f, const char *dir, const char *chan,
 	  const struct vu_hdr *h, unsigned nfds)
 {
+	const char *name = vuf_req_name(h->request);
+
 	if (!f->trace)
 		return;
+	if (strcmp(chan, "display") == 0)
+		name = h->request < ARRAY_SIZE(display_names) &&
+			display_names[h->request] ? display_names[h->request] :
+			"UNKNOWN";
 	fprintf(stderr, "vuf: %s %s %s (%u) flags=0x%x size=%u fds=%u\n",
-		chan, dir, vuf_req_name(h->request), h->request, h->flags,
-		h->size, nfds);
+		chan, dir, name, h->request, h->flags, h->size, nfds);
 }
 
 /* ---- the daemon's stderr ---- */
@@ -266,6 +286,7 @@ vuf_init(struct vuf *f)
 		f->vq[i].masked_fd = -1;
 	}
 	f->timeout_ms = VUF_TIMEOUT_MS;
+	f->serve = true;
 	f->trace = env_true("VUF_TRACE");
 	f->echo_err = env_true("VUF_ECHO");
 }
@@ -337,15 +358,18 @@ vuf_daemon_path(void)
 static void __attribute__((noreturn))
 child_exec(char *const argv[], int keep_fd, int out_fd, int err_fd)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 	int devnull;
 
+	/* A test that dies takes its daemon along. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The daemon must see the signals a shell would give it. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	sigaction(SIGPIPE, &dfl, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGINT, &dfl, NULL);
 
 	if (keep_fd >= 0)
 		keep_fd = fcntl(keep_fd, F_DUPFD, 10);
@@ -772,7 +796,8 @@ send_all(int sock, const void *buf, size_t len, const int *fds,
 	const uint8_t *p = buf;
 	bool fds_sent = nfds == 0;
 
-	if (nfds > 253)
+	/* SCM_RIGHTS needs at least one byte of data to ride on */
+	if (nfds > 253 || (nfds > 0 && len == 0))
 		return -EINVAL;
 	while (len > 0 || !fds_sent) {
 		union {
@@ -794,10 +819,6 @@ send_all(int sock, const void *buf, size_t len, const int *fds,
 			c->cmsg_type = SCM_RIGHTS;
 			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-			if (len == 0) {
-				/* SCM_RIGHTS needs at least one byte of data */
-				return -EINVAL;
-			}
 		}
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 		if (n < 0) {
@@ -888,8 +909,10 @@ recv_exact(struct vuf *f, int sock, void *buf, size_t len, int *fds,
 			struct pollfd pfd[4] = {
 				{ .fd = sock, .events = POLLIN },
 				{ .fd = serve ? f->err_fd : -1, .events = POLLIN },
-				{ .fd = serve ? f->display_fd : -1, .events = POLLIN },
-				{ .fd = serve ? f->backend_fd : -1, .events = POLLIN },
+				{ .fd = serve && f->serve ? f->display_fd : -1,
+				  .events = POLLIN },
+				{ .fd = serve && f->serve ? f->backend_fd : -1,
+				  .events = POLLIN },
 			};
 			int r;
 
@@ -904,7 +927,7 @@ recv_exact(struct vuf *f, int sock, void *buf, size_t len, int *fds,
 				return -ETIMEDOUT;
 			if (pfd[1].revents)
 				vuf_drain_stderr(f);
-			if (pfd[2].revents || pfd[3].revents)
+			if ((pfd[2].revents || pfd[3].revents) && f->serve)
 				vuf_serve(f);
 			continue;
 		}

@@ -18,10 +18,11 @@
  * comes back as -ENODATA.
  *
  * While waiting for a reply the frontend also drains the daemon's stderr
- * pipe into f->err (the last VUF_ERR_CAP bytes), serves the display
- * socket handed over with GPU_SET_SOCKET and the backend channel handed
- * over with SET_BACKEND_REQ_FD, so neither can fill up and block the
- * daemon.
+ * pipe into f->err (the last VUF_ERR_CAP bytes), and, unless f->serve is
+ * cleared, serves the display socket handed over with GPU_SET_SOCKET
+ * (answering as QEMU's hw/display/vhost-user-gpu.c does) and the backend
+ * channel handed over with SET_BACKEND_REQ_FD, so neither can fill up and
+ * block the daemon.
  *
  * Lifetime: vuf_init() then vuf_spawn_fd()/vuf_spawn_path(); vuf_finish()
  * kills a daemon still running, closes everything, unmaps guest memory and
@@ -112,6 +113,8 @@ struct vuf {
 	struct vuf_vq vq[VUF_MAX_VQS];
 
 	int timeout_ms;		/* VUF_TIMEOUT_MS unless changed */
+	bool serve;		/* answer the display socket and backend channel
+				 * while waiting (true unless changed) */
 	bool trace;		/* print every message on stderr (VUF_TRACE=1) */
 };
 

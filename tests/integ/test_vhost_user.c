@@ -1465,6 +1465,37 @@ Test(robust, sigterm_with_socket_path_connected)
 		  "%s still exists after SIGTERM", F.path);
 }
 
+/* Display requests are round trips the daemon must not wait on: a
+ * frontend that never answers (or drops the socket) still gets the
+ * control plane served. */
+Test(robust, display_socket_never_answered)
+{
+	spawn_fd(NULL);
+	F.serve = false;
+	OK(vuf_qemu_handshake(&F, VUF_QEMU_10_0));
+	OK(vuf_qemu_stop(&F, VUF_QEMU_10_0));
+	OK(vuf_qemu_start(&F, VUF_QEMU_10_0));
+	barrier(&F);
+	vuf_hangup(&F);
+	expect_exit0(&F);
+}
+
+Test(robust, display_socket_dropped)
+{
+	spawn_fd(NULL);
+	OK(vuf_qemu_init(&F, VUF_QEMU_7_2));
+	OK(vuf_gpu_set_socket(&F, VU_FLAG_NEED_REPLY));
+	close(F.display_fd);
+	F.display_fd = -1;
+	barrier(&F);
+	OK(vuf_qemu_start(&F, VUF_QEMU_7_2));
+	close(F.display_fd);
+	F.display_fd = -1;
+	OK(vuf_qemu_stop(&F, VUF_QEMU_7_2));
+	vuf_hangup(&F);
+	expect_exit0(&F);
+}
+
 /* --keep-listening: each frontend gets a fresh device. */
 Test(robust, keep_listening_gives_fresh_state)
 {
