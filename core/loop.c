@@ -101,6 +101,15 @@ loop_poll(struct loop *l, struct loop_op *op, int fd, unsigned events)
 }
 
 void
+loop_poll_multi(struct loop *l, struct loop_op *op, int fd, unsigned events)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	io_uring_prep_poll_multishot(sqe, fd, events);
+	arm(l, sqe, op);
+}
+
+void
 loop_accept(struct loop *l, struct loop_op *op, int fd)
 {
 	struct io_uring_sqe *sqe = get_sqe(l);

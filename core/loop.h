@@ -82,6 +82,10 @@ void loop_recvmsg(struct loop *l, struct loop_op *op, int fd,
 void loop_sendmsg(struct loop *l, struct loop_op *op, int fd,
 		  const struct msghdr *msg, unsigned flags);
 void loop_poll(struct loop *l, struct loop_op *op, int fd, unsigned events);
+/* Completes once per readiness (IORING_CQE_F_MORE set) until cancelled or
+ * an error ends it; op->busy stays true meanwhile. */
+void loop_poll_multi(struct loop *l, struct loop_op *op, int fd,
+		     unsigned events);
 void loop_accept(struct loop *l, struct loop_op *op, int fd);
 
 /* Ask for op to complete early (it completes with -ECANCELED or its

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "core/sock.h"
 #include "core/vu.h"
 #include "render/gpu.h"
+#include "render/virgl.h"
 
 #ifndef VUGPU_VERSION
 #define VUGPU_VERSION "0.1.0"
@@ -51,6 +53,7 @@ struct daemon {
 	int signal_fd;
 	struct loop_op signal_op;
 	struct signalfd_siginfo siginfo;
+	struct loop_op renderer_op;	/* the renderer's fence fd */
 	int status;		/* exit status */
 };
 
@@ -62,10 +65,11 @@ static const char usage_text[] =
 	"  -f, --fd=FD              serve the frontend on an inherited socket\n"
 	"      --keep-listening     with -s: after a frontend leaves, wait for\n"
 	"                           the next one (with fresh device state)\n"
-	"  -r, --render-node=PATH   DRM render node for 3D (accepted; 3D is not\n"
-	"                           available yet)\n"
-	"  -v, --virgl              ask for 3D through virglrenderer (accepted;\n"
-	"                           a 2D device is served until 3D lands)\n"
+	"  -v, --virgl              3D acceleration through virglrenderer\n"
+	"  -r, --render-node=PATH   render 3D on this DRM render node (default:\n"
+	"                           the first one; none: software EGL)\n"
+	"      --surfaceless        render 3D on EGL surfaceless even where\n"
+	"                           there is a render node\n"
 	"      --max-hostmem=SIZE   memory for guest resources (default 256M;\n"
 	"                           suffixes K, M, G)\n"
 	"  -l, --log-level=LEVEL    error, warn, info (default) or debug\n"
@@ -133,11 +137,8 @@ print_capabilities(void)
 		printf("\"render-node\"");
 		sep = ", ";
 	}
-#ifndef VUGPU_NO_VIRGL
-	printf("%s\"virgl\"", sep);
-#else
-	(void)sep;
-#endif
+	if (virgl_available())
+		printf("%s\"virgl\"", sep);
 	printf("]}\n");
 }
 
@@ -145,12 +146,13 @@ print_capabilities(void)
 static int
 parse_args(int argc, char **argv, struct options *o, bool *exit_now)
 {
-	enum { OPT_KEEP_LISTENING = 256, OPT_MAX_HOSTMEM };
+	enum { OPT_KEEP_LISTENING = 256, OPT_MAX_HOSTMEM, OPT_SURFACELESS };
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, 's' },
 		{ "fd", required_argument, NULL, 'f' },
 		{ "keep-listening", no_argument, NULL, OPT_KEEP_LISTENING },
 		{ "max-hostmem", required_argument, NULL, OPT_MAX_HOSTMEM },
+		{ "surfaceless", no_argument, NULL, OPT_SURFACELESS },
 		{ "render-node", required_argument, NULL, 'r' },
 		{ "virgl", no_argument, NULL, 'v' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -184,6 +186,9 @@ parse_args(int argc, char **argv, struct options *o, bool *exit_now)
 		case OPT_KEEP_LISTENING:
 			o->keep_listening = true;
 			break;
+		case OPT_SURFACELESS:
+			o->gpu.surfaceless = true;
+			break;
 		case OPT_MAX_HOSTMEM:
 			o->gpu.max_hostmem = parse_size(optarg);
 			if (!o->gpu.max_hostmem)
@@ -194,6 +199,9 @@ parse_args(int argc, char **argv, struct options *o, bool *exit_now)
 			o->gpu.render_node = optarg;
 			break;
 		case 'v':
+			if (!virgl_available())
+				return usage_error("%s", "--virgl: this vugpu was built "
+						   "without 3D (configure --disable-virgl)");
 			o->gpu.virgl = true;
 			break;
 		case 'l':
@@ -288,6 +296,33 @@ host_display_abort(void *h)
 	display_abort(&d->display);
 }
 
+static void
+renderer_handle_ready(struct loop_op *op, int res, unsigned flags)
+{
+	struct daemon *d = container_of(op, struct daemon, renderer_op);
+
+	if (res < 0) {
+		if (res != -ECANCELED)
+			log_error("renderer fence fd: %s", strerror(-res));
+		return;
+	}
+	gpu_renderer_poll(&d->gpu);
+	/* A multishot poll that ended (no F_MORE) is armed again. */
+	if (!(flags & IORING_CQE_F_MORE) && !d->stopping)
+		loop_poll_multi(&d->loop, &d->renderer_op,
+				virgl_poll_fd(), POLLIN);
+}
+
+static int
+host_watch_fd(void *h, int fd)
+{
+	struct daemon *d = h;
+
+	loop_op_init(&d->renderer_op, renderer_handle_ready);
+	loop_poll_multi(&d->loop, &d->renderer_op, fd, POLLIN);
+	return 0;
+}
+
 static const struct gpu_host_ops gpu_host = {
 	.queue_ring = host_queue_ring,
 	.memory = host_memory,
@@ -296,6 +331,7 @@ static const struct gpu_host_ops gpu_host = {
 	.display_attach = host_display_attach,
 	.display_send = host_display_send,
 	.display_abort = host_display_abort,
+	.watch_fd = host_watch_fd,
 };
 
 static void
@@ -445,13 +481,13 @@ main(int argc, char **argv)
 	if (ret || exit_now)
 		return ret;
 	log_init(d.opt.log_level, LOG_TARGET_AUTO);
+	if (d.opt.fd >= 0 && !sock_is_stream(d.opt.fd)) {
+		log_error("--fd %d is not a stream socket", d.opt.fd);
+		return EXIT_FAILURE;
+	}
 	d.listen_fd = -1;
 	d.signal_fd = -1;
 	d.status = EXIT_SUCCESS;
-
-	if (d.opt.gpu.virgl)
-		log_warn("--virgl: 3D rendering is not in this version yet; "
-			 "serving a 2D device");
 
 	ret = loop_init(&d.loop, 256);
 	if (ret < 0) {
@@ -465,6 +501,18 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	vu_dev_init(&d.vu, &d.loop, &gpu_vu_ops, &d.gpu, daemon_handle_closed, &d);
+	/* The renderer starts before anyone is served: if it cannot, say
+	 * why and exit, as the backend conventions ask. */
+	if (d.opt.gpu.virgl) {
+		const char *why = "";
+
+		ret = gpu_start_virgl(&d.gpu, &why);
+		if (ret < 0) {
+			log_error("--virgl: %s: %s", why, strerror(-ret));
+			d.status = EXIT_FAILURE;
+			goto out_loop;
+		}
+	}
 
 	ret = signals_init(&d);
 	if (ret < 0) {

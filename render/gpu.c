@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "proto/edid.h"
 #include "render/gpu.h"
+#include "render/virgl.h"
 
 static_assert(sizeof(struct virtio_gpu_config) == 16, "virtio-gpu config");
 
@@ -53,6 +54,9 @@ res_find(struct gpu *g, uint32_t id)
 static void
 backing_free(struct gpu_resource *r)
 {
+	/* virglrenderer holds the iovec array itself: take it back first. */
+	if (r->virgl && r->has_backing)
+		virgl_resource_detach(r->id);
 	free(r->backing.ents);
 	free(r->backing.iov);
 	free(r->backing.ends);
@@ -90,6 +94,18 @@ res_unlink(struct gpu *g, struct gpu_resource *r)
 	g->nresources--;
 }
 
+/* The guest is done with r: its id and its renderer object go now, its
+ * memory once nothing sends from it any more. */
+static void
+res_destroy(struct gpu *g, struct gpu_resource *r)
+{
+	res_unlink(g, r);
+	backing_free(r);
+	if (r->virgl)
+		virgl_resource_unref(r->id);
+	res_unref(g, r);
+}
+
 /* ---------- responses ---------- */
 
 /*
@@ -97,6 +113,9 @@ res_unlink(struct gpu *g, struct gpu_resource *r)
  * resp starts with a ctrl_hdr whose type the caller set; the fence and
  * context fields are echoed from the request here.
  */
+static int fence_defer(struct gpu *g, const struct vring_chain *c,
+		       const struct virtio_gpu_ctrl_hdr *h);
+
 static void
 respond(struct gpu *g, struct vring_queue *vq, const struct vring_chain *c,
 	const struct virtio_gpu_ctrl_hdr *req, void *resp, size_t len)
@@ -116,6 +135,13 @@ respond(struct gpu *g, struct vring_queue *vq, const struct vring_chain *c,
 		h->ctx_id = req->ctx_id;
 		h->ring_idx = req->ring_idx;
 	}
+	/* With a renderer, a fenced command is answered when its fence
+	 * signals; an error is answered at once (there is nothing to wait
+	 * for), and so is an answer larger than a header. */
+	if (g->virgl && (h->flags & VIRTIO_GPU_FLAG_FENCE) &&
+	    h->type < VIRTIO_GPU_RESP_ERR_UNSPEC && len == CTRL_HDR_SIZE &&
+	    fence_defer(g, c, h) == 0)
+		return;
 	if (c->in_len >= len) {
 		written = (uint32_t)iov_from_buf(c->iov + c->nout, c->nin, 0,
 						 resp, len);
@@ -207,20 +233,23 @@ union gpu_req {
 	struct virtio_gpu_cmd_get_edid edid;
 	struct virtio_gpu_resource_assign_uuid uuid;
 	struct virtio_gpu_update_cursor cursor;
+	struct virtio_gpu_ctx_create ctx_create;
+	struct virtio_gpu_ctx_destroy ctx_destroy;
+	struct virtio_gpu_ctx_resource ctx_res;
+	struct virtio_gpu_resource_create_3d create_3d;
+	struct virtio_gpu_transfer_host_3d t3d;
+	struct virtio_gpu_cmd_submit submit;
 };
 
+/* Account for and link a new resource; its pixels are the caller's. */
 static uint32_t
-cmd_resource_create_2d(struct gpu *g, const struct virtio_gpu_resource_create_2d *c)
+res_create(struct gpu *g, uint32_t id, uint32_t format, uint32_t width,
+	   uint32_t height, uint64_t bytes, bool virgl, struct gpu_resource **out)
 {
 	struct gpu_resource *r;
-	unsigned bpp = gpu_format_bpp(c->format);
-	uint64_t bytes;
 
-	if (c->resource_id == 0 || res_find(g, c->resource_id))
+	if (id == 0 || res_find(g, id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (!bpp)
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	bytes = gpu_resource_bytes(c->width, c->height, bpp);
 	if (!bytes)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (g->nresources >= GPU_MAX_RESOURCES ||
@@ -229,24 +258,87 @@ cmd_resource_create_2d(struct gpu *g, const struct virtio_gpu_resource_create_2d
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	r->data = calloc(1, (size_t)bytes);
-	if (!r->data) {
-		free(r);
-		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	if (!virgl) {
+		r->data = calloc(1, (size_t)bytes);
+		if (!r->data) {
+			free(r);
+			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+		}
 	}
-	r->id = c->resource_id;
-	r->format = c->format;
-	r->width = c->width;
-	r->height = c->height;
-	r->bpp = bpp;
-	r->stride = (uint64_t)c->width * bpp;
+	r->id = id;
+	r->format = format;
+	r->width = width;
+	r->height = height;
+	r->bpp = gpu_format_bpp(format);
+	r->stride = (uint64_t)width * (r->bpp ? r->bpp : 4);
 	r->size = bytes;
+	r->virgl = virgl;
 	r->refs = 1;
 	r->linked = true;
 	r->next = g->table[res_bucket(r->id)];
 	g->table[res_bucket(r->id)] = r;
 	g->nresources++;
 	g->hostmem += bytes;
+	*out = r;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_resource_create_2d(struct gpu *g, const struct virtio_gpu_resource_create_2d *c)
+{
+	struct gpu_resource *r;
+	unsigned bpp = gpu_format_bpp(c->format);
+	uint32_t ret;
+
+	if (c->resource_id == 0 || res_find(g, c->resource_id))
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (!bpp)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	ret = res_create(g, c->resource_id, c->format, c->width, c->height,
+			 gpu_resource_bytes(c->width, c->height, bpp), g->virgl, &r);
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA || !g->virgl)
+		return ret;
+	/* With a renderer every resource lives there, so that 3D contexts
+	 * can use it: a 2D texture the guest can render to. */
+	if (virgl_resource_create(r->id, 2 /* PIPE_TEXTURE_2D */, c->format,
+				  VIRGL_BIND_RENDER_TARGET, c->width, c->height,
+				  1, 1, 0, 0, VIRTIO_GPU_RESOURCE_FLAG_Y_0_TOP) < 0) {
+		r->virgl = false;
+		res_unlink(g, r);
+		res_unref(g, r);
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t
+cmd_resource_create_3d(struct gpu *g, const struct virtio_gpu_resource_create_3d *c)
+{
+	struct gpu_resource *r;
+	uint64_t bytes = gpu_resource_bytes(c->width, c->height, 4);
+	uint32_t ret;
+
+	if (!g->virgl)
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	/* Texels times layers: an estimate of what the renderer will hold,
+	 * checked so that it cannot wrap. */
+	if (bytes && c->depth && c->array_size &&
+	    bytes <= (uint64_t)INT64_MAX / c->depth / c->array_size)
+		bytes *= (uint64_t)c->depth * c->array_size;
+	else
+		bytes = 0;
+	ret = res_create(g, c->resource_id, c->format, c->width, c->height,
+			 bytes, true, &r);
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+		return ret;
+	if (virgl_resource_create(r->id, c->target, c->format, c->bind, c->width,
+				  c->height, c->depth, c->array_size,
+				  c->last_level, c->nr_samples, c->flags) < 0) {
+		r->virgl = false;
+		res_unlink(g, r);
+		res_unref(g, r);
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -275,9 +367,7 @@ cmd_resource_unref(struct gpu *g, const struct virtio_gpu_resource_unref *c)
 	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++)
 		if (g->scanout[i].res == r)
 			scanout_disable(g, i);
-	res_unlink(g, r);
-	backing_free(r);
-	res_unref(g, r);
+	res_destroy(g, r);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -302,6 +392,15 @@ cmd_set_scanout(struct gpu *g, const struct virtio_gpu_set_scanout *c)
 	    c->r.height > GPU_MAX_SCANOUT_SIZE ||
 	    !gpu_rect_inside(&c->r, r->width, r->height))
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	if (r->virgl && !r->data) {
+		/* Frames are read back from the renderer into host memory
+		 * and sent from there (no dmabuf path yet). */
+		if (r->bpp != 4 || r->width > GPU_MAX_SCANOUT_SIZE * 4)
+			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+		r->data = calloc(r->height, (size_t)r->stride);
+		if (!r->data)
+			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	}
 	if (s->res != r) {
 		res_unref(g, s->res);
 		s->res = res_ref(r);
@@ -329,6 +428,10 @@ cmd_resource_flush(struct gpu *g, const struct virtio_gpu_resource_flush *c)
 
 		if (s->res != r || !gpu_rect_intersect(&c->r, &s->r, &d))
 			continue;
+		if (r->virgl && virgl_read_rect(r->id, r->height, &d, r->data,
+						r->stride) < 0)
+			log_limited(LOG_LVL_WARN, "resource %u: read-back failed",
+				    r->id);
 		/* Into scanout coordinates: only the damage goes out. */
 		d.x -= s->r.x;
 		d.y -= s->r.y;
@@ -354,6 +457,10 @@ cmd_transfer_to_host_2d(struct gpu *g,
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (rect->width == 0 || rect->height == 0)
 		return VIRTIO_GPU_RESP_OK_NODATA;
+	if (r->virgl)
+		return virgl_transfer_2d(r->id, rect, c->offset) < 0 ?
+		       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER :
+		       VIRTIO_GPU_RESP_OK_NODATA;
 	row_bytes = (uint64_t)rect->width * r->bpp;
 	if (rect->x == 0 && rect->width == r->width) {
 		/* Whole rows: one run in the backing and in the image. */
@@ -424,6 +531,12 @@ cmd_attach_backing(struct gpu *g, const struct vring_chain *ch,
 			    c->resource_id);
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	}
+	if (r->virgl && virgl_resource_attach(r->id, b.iov, b.niov) < 0) {
+		free(b.ents);
+		free(b.iov);
+		free(b.ends);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
 	r->backing = b;
 	r->has_backing = true;
 	return VIRTIO_GPU_RESP_OK_NODATA;
@@ -468,6 +581,168 @@ cmd_assign_uuid(struct gpu *g, struct vring_queue *vq,
 	resp.hdr.type = VIRTIO_GPU_RESP_OK_RESOURCE_UUID;
 	memcpy(resp.uuid, r->uuid, sizeof(resp.uuid));
 	respond(g, vq, ch, &c->hdr, &resp, sizeof(resp));
+}
+
+static void
+cmd_capset_info(struct gpu *g, struct vring_queue *vq,
+		const struct vring_chain *ch,
+		const struct virtio_gpu_get_capset_info *c)
+{
+	struct virtio_gpu_resp_capset_info resp = { 0 };
+	uint32_t type = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+
+	/* Without a renderer there are no capsets: every index is out of
+	 * range. */
+	if (g->virgl)
+		type = virgl_capset_info(c->capset_index, &resp.capset_id,
+					 &resp.capset_max_version,
+					 &resp.capset_max_size);
+	if (type != VIRTIO_GPU_RESP_OK_CAPSET_INFO) {
+		respond_type(g, vq, ch, &c->hdr, type);
+		return;
+	}
+	resp.hdr.type = type;
+	respond(g, vq, ch, &c->hdr, &resp, sizeof(resp));
+}
+
+static void
+cmd_capset(struct gpu *g, struct vring_queue *vq, const struct vring_chain *ch,
+	   const struct virtio_gpu_get_capset *c)
+{
+	uint32_t id, max_ver = 0, max_size = 0, type;
+	struct virtio_gpu_resp_capset *resp;
+	size_t len;
+
+	if (!g->virgl || c->capset_id < 1 ||
+	    virgl_capset_info(c->capset_id - 1, &id, &max_ver, &max_size) !=
+	    VIRTIO_GPU_RESP_OK_CAPSET_INFO) {
+		respond_type(g, vq, ch, &c->hdr, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+		return;
+	}
+	/* The whole answer must fit where the guest wants it: nothing is
+	 * written past its buffer, nothing of ours is left unwritten. */
+	len = sizeof(*resp) + max_size;
+	if (c->capset_version > max_ver || ch->in_len < len) {
+		respond_type(g, vq, ch, &c->hdr, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+		return;
+	}
+	resp = calloc(1, len);
+	if (!resp) {
+		respond_type(g, vq, ch, &c->hdr, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+		return;
+	}
+	type = virgl_capset(c->capset_id, c->capset_version, resp->capset_data,
+			    max_size);
+	if (type == VIRTIO_GPU_RESP_OK_CAPSET) {
+		resp->hdr.type = type;
+		respond(g, vq, ch, &c->hdr, resp, len);
+	} else {
+		respond_type(g, vq, ch, &c->hdr, type);
+	}
+	free(resp);
+}
+
+/* ---------- fences (with a renderer) ---------- */
+
+/* Keep the answer to a fenced command until the renderer signals the
+ * fence. -1: answer it now. */
+static int
+fence_defer(struct gpu *g, const struct vring_chain *c,
+	    const struct virtio_gpu_ctrl_hdr *h)
+{
+	bool per_ctx = (h->flags & VIRTIO_GPU_FLAG_INFO_RING_IDX) &&
+		       (g->features & (1ull << VIRTIO_GPU_F_CONTEXT_INIT));
+	struct gpu_fence *f;
+	uint64_t room = 0;
+	unsigned n = 0;
+
+	if (per_ctx && h->ring_idx >= 64)
+		return -1;
+	/* Where the answer goes: the first writable buffers. */
+	while (n < c->nin && n < 4 && room < CTRL_HDR_SIZE)
+		room += c->iov[c->nout + n++].iov_len;
+	if (room < CTRL_HDR_SIZE)
+		return -1;
+	/* Each waiting answer holds a chain: at most a queue's worth. */
+	if (g->nfences == g->fences_cap) {
+		unsigned cap = g->fences_cap ? g->fences_cap * 2 : 64;
+		struct gpu_fence *p;
+
+		if (cap > VRING_MAX_NUM)
+			return -1;
+		p = realloc(g->fences, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		g->fences = p;
+		g->fences_cap = cap;
+	}
+	f = &g->fences[g->nfences];
+	memset(f, 0, sizeof(*f));
+	f->id = h->fence_id;
+	f->ctx_id = h->ctx_id;
+	f->ring_idx = h->ring_idx;
+	f->per_context = per_ctx;
+	f->head = c->head;
+	f->nin = n;
+	memcpy(f->in, c->iov + c->nout, n * sizeof(f->in[0]));
+	f->in_len = room;
+	f->resp = *h;
+	g->nfences++;
+	/* The renderer may signal at once: the entry is there first. */
+	if (virgl_fence_create(h->fence_id, h->ctx_id, h->ring_idx, per_ctx) < 0) {
+		g->nfences--;
+		return -1;
+	}
+	return 0;
+}
+
+/* Answer waiting fenced commands: those matching (all when match is
+ * false), and drop them. */
+static void
+fences_retire(struct gpu *g, bool match, uint64_t fence_id, uint32_t ctx_id,
+	      uint32_t ring_idx, bool per_context)
+{
+	struct vring_queue *vq = g->host->queue_ring(g->host_data, GPU_QUEUE_CTRL);
+	unsigned kept = 0;
+	bool any = false;
+
+	for (unsigned i = 0; i < g->nfences; i++) {
+		struct gpu_fence *f = &g->fences[i];
+		bool done = !match;
+
+		if (match && f->per_context == per_context) {
+			if (per_context)
+				done = f->ctx_id == ctx_id && f->ring_idx == ring_idx &&
+				       f->id <= fence_id;
+			else	/* 32-bit ids on the global timeline */
+				done = (int32_t)((uint32_t)f->id - (uint32_t)fence_id) <= 0;
+		}
+		if (!done) {
+			g->fences[kept++] = *f;
+			continue;
+		}
+		if (vq) {
+			iov_from_buf(f->in, f->nin, 0, &f->resp, CTRL_HDR_SIZE);
+			vring_push(vq, f->head, CTRL_HDR_SIZE);
+			any = true;
+		}
+	}
+	g->nfences = kept;
+	if (any)
+		g->host->queue_flush(g->host_data, GPU_QUEUE_CTRL);
+}
+
+void
+gpu_virgl_fence_done(struct gpu *g, uint64_t fence_id, uint32_t ctx_id,
+		     uint32_t ring_idx, bool per_context)
+{
+	fences_retire(g, true, fence_id, ctx_id, ring_idx, per_context);
+}
+
+void
+gpu_renderer_poll(struct gpu *g)
+{
+	virgl_poll(g);
 }
 
 /* Answer the command waiting on the display, from reply or locally. */
@@ -591,10 +866,47 @@ ctrl_handle(struct gpu *g, struct vring_queue *vq, struct vring_chain *ch)
 			     cmd_detach_backing(g, &req.detach));
 		return true;
 	case VIRTIO_GPU_CMD_GET_CAPSET_INFO:
+		cmd_capset_info(g, vq, ch, &req.capset_info);
+		return true;
 	case VIRTIO_GPU_CMD_GET_CAPSET:
-		/* No renderer offers capsets (yet): every index is out of range. */
+		cmd_capset(g, vq, ch, &req.capset);
+		return true;
+	case VIRTIO_GPU_CMD_CTX_CREATE:
+		respond_type(g, vq, ch, &req.hdr, !g->virgl ?
+			     VIRTIO_GPU_RESP_ERR_UNSPEC :
+			     virgl_ctx_create(g, &req.ctx_create,
+					      g->features & (1ull << VIRTIO_GPU_F_CONTEXT_INIT)));
+		return true;
+	case VIRTIO_GPU_CMD_CTX_DESTROY:
+		respond_type(g, vq, ch, &req.hdr, !g->virgl ?
+			     VIRTIO_GPU_RESP_ERR_UNSPEC :
+			     virgl_ctx_destroy(g, req.hdr.ctx_id));
+		return true;
+	case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:
+	case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:
+		respond_type(g, vq, ch, &req.hdr, !g->virgl ?
+			     VIRTIO_GPU_RESP_ERR_UNSPEC :
+			     virgl_ctx_resource(g, req.hdr.ctx_id,
+						res_find(g, req.ctx_res.resource_id),
+						type == VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE));
+		return true;
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:
 		respond_type(g, vq, ch, &req.hdr,
-			     VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+			     cmd_resource_create_3d(g, &req.create_3d));
+		return true;
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
+	case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
+		respond_type(g, vq, ch, &req.hdr, !g->virgl ?
+			     VIRTIO_GPU_RESP_ERR_UNSPEC :
+			     virgl_transfer_3d(g, res_find(g, req.t3d.resource_id),
+					       &req.t3d,
+					       type == VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D));
+		return true;
+	case VIRTIO_GPU_CMD_SUBMIT_3D:
+		respond_type(g, vq, ch, &req.hdr, !g->virgl ?
+			     VIRTIO_GPU_RESP_ERR_UNSPEC :
+			     virgl_submit(g, ch, sizeof(req.submit), req.submit.size,
+					  req.hdr.ctx_id));
 		return true;
 	case VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID:
 		cmd_assign_uuid(g, vq, ch, &req.uuid);
@@ -679,8 +991,17 @@ cursor_handle(struct gpu *g, const struct virtio_gpu_update_cursor *c)
 				    c->resource_id);
 			return;
 		}
-		gpu_format_to_xrgb(r->format, g->cursor.data, r->data,
-				   DISPLAY_CURSOR_SIZE * DISPLAY_CURSOR_SIZE);
+		if (r->virgl) {
+			if (virgl_cursor_image(r->id, g->cursor.data) < 0) {
+				log_limited(LOG_LVL_WARN,
+					    "cursor: no image for resource %u",
+					    r->id);
+				return;
+			}
+		} else {
+			gpu_format_to_xrgb(r->format, g->cursor.data, r->data,
+					   DISPLAY_CURSOR_SIZE * DISPLAY_CURSOR_SIZE);
+		}
 		g->cursor.hot_x = c->hot_x;
 		g->cursor.hot_y = c->hot_y;
 		g->cursor_visible = true;
@@ -1027,7 +1348,14 @@ gpu_display_lost(struct gpu *g)
 static uint64_t
 gpu_features(void *impl)
 {
-	return (1ull << VIRTIO_GPU_F_EDID) | (1ull << VIRTIO_GPU_F_RESOURCE_UUID);
+	struct gpu *g = impl;
+	uint64_t f = (1ull << VIRTIO_GPU_F_EDID) |
+		     (1ull << VIRTIO_GPU_F_RESOURCE_UUID);
+
+	if (g->virgl)
+		f |= (1ull << VIRTIO_GPU_F_VIRGL) |
+		     (1ull << VIRTIO_GPU_F_CONTEXT_INIT);
+	return f;
 }
 
 static void
@@ -1082,6 +1410,10 @@ gpu_queue_stop(void *impl, unsigned q)
 	 * is still there (vu_queue_ring still returns it here). */
 	if (q == GPU_QUEUE_CTRL && g->ctrl_wait != GPU_WAIT_NONE)
 		ctrl_wait_finish(g, NULL);
+	/* Fenced commands still waiting go back now: the ring is handed
+	 * over (or reset) and their descriptors must not be lost. */
+	if (q == GPU_QUEUE_CTRL)
+		fences_retire(g, false, 0, 0, 0, false);
 	log_debug("queue %u stopped", q);
 }
 
@@ -1110,15 +1442,27 @@ gpu_mem_changed(void *impl)
 		ctrl_wait_finish(g, NULL);
 		resume = true;
 	}
+	/* Answers waiting for fences point into the old mappings too. */
+	if (g->nfences) {
+		log_limited(LOG_LVL_WARN, "guest memory changed with %u fences "
+			    "pending: answering them early", g->nfences);
+		fences_retire(g, false, 0, 0, 0, false);
+	}
 	for (unsigned b = 0; b < 1024; b++) {
 		for (struct gpu_resource *r = g->table[b]; r; r = r->next) {
 			unsigned cap = r->backing.niov;
 
 			if (!r->has_backing)
 				continue;
+			if (r->virgl)
+				virgl_resource_detach(r->id);
 			if (gpu_backing_translate(&r->backing, mem, r->backing.ents,
-						  r->backing.nents, cap) == 0)
+						  r->backing.nents, cap) == 0) {
+				if (r->virgl)
+					virgl_resource_attach(r->id, r->backing.iov,
+							      r->backing.niov);
 				continue;
+			}
 			/* Merged runs may split differently now: give it
 			 * the most room before giving up. */
 			cap = GPU_MAX_BACKING_IOV;
@@ -1135,8 +1479,13 @@ gpu_mem_changed(void *impl)
 				if (iov && ends &&
 				    gpu_backing_translate(&r->backing, mem,
 							  r->backing.ents,
-							  r->backing.nents, cap) == 0)
+							  r->backing.nents, cap) == 0) {
+					if (r->virgl)
+						virgl_resource_attach(r->id,
+								      r->backing.iov,
+								      r->backing.niov);
 					continue;
+				}
 			}
 			log_limited(LOG_LVL_WARN,
 				    "resource %u: backing left guest memory; detached",
@@ -1213,10 +1562,7 @@ resources_free(struct gpu *g)
 		scanout_disable(g, i);
 	for (unsigned b = 0; b < 1024; b++) {
 		while (g->table[b]) {
-			struct gpu_resource *r = g->table[b];
-
-			res_unlink(g, r);
-			res_unref(g, r);
+			res_destroy(g, g->table[b]);
 		}
 	}
 }
@@ -1229,6 +1575,8 @@ gpu_reset(void *impl)
 	/* A command still waiting on the display is not answered: the
 	 * rings are being reset under it. */
 	g->ctrl_wait = GPU_WAIT_NONE;
+	g->nfences = 0;
+	virgl_reset(g);
 	/* Scanouts go dark (the display is told so) and every resource
 	 * goes; pixels still being sent are freed once they are out. */
 	resources_free(g);
@@ -1276,6 +1624,28 @@ gpu_init(struct gpu *g, const struct gpu_options *opt,
 	return 0;
 }
 
+int
+gpu_start_virgl(struct gpu *g, const char **why)
+{
+	int fd, ret;
+
+	ret = virgl_start(g, g->opt.render_node, g->opt.surfaceless, why);
+	if (ret < 0)
+		return ret;
+	fd = virgl_poll_fd();
+	if (fd >= 0) {
+		ret = g->host->watch_fd(g->host_data, fd);
+		if (ret < 0) {
+			virgl_stop(g);
+			*why = "cannot watch the renderer's fence fd";
+			return ret;
+		}
+	}
+	g->virgl = true;
+	g->config.num_capsets = VIRGL_NUM_CAPSETS;
+	return 0;
+}
+
 void
 gpu_finish(struct gpu *g)
 {
@@ -1284,6 +1654,9 @@ gpu_finish(struct gpu *g)
 	resources_free(g);
 	if (g->display_switch && g->next_display_fd >= 0)
 		close(g->next_display_fd);
+	if (g->virgl)
+		virgl_stop(g);
+	free(g->fences);
 	free(g->chain);
 	free(g->cursor_chain);
 	free(g->tx_iov);

@@ -36,6 +36,7 @@ struct gpu_options {
 	bool virgl;			/* --virgl was given */
 	const char *render_node;	/* --render-node, or NULL */
 	uint64_t max_hostmem;		/* bytes of resource memory */
+	bool surfaceless;		/* 3D on EGL surfaceless even with a GPU */
 };
 
 /* What the device needs from its surroundings. */
@@ -59,6 +60,8 @@ struct gpu_host_ops {
 	/* Make an in-flight send finish soon (the socket is being
 	 * replaced): shut the socket down. */
 	void (*display_abort)(void *host);
+	/* Call gpu_renderer_poll() whenever fd is readable. 0 or -errno. */
+	int (*watch_fd)(void *host, int fd);
 };
 
 struct gpu_resource {
@@ -70,6 +73,8 @@ struct gpu_resource {
 	uint8_t *data;			/* host copy of the pixels */
 	struct gpu_backing backing;	/* niov 0: no backing */
 	bool has_backing;
+	bool virgl;			/* lives in virglrenderer; data is only
+					 * a read-back buffer for scanouts */
 	bool linked;			/* in the id table */
 	unsigned refs;			/* table, scanouts, display sends */
 	bool has_uuid;
@@ -157,8 +162,25 @@ struct gpu {
 	bool display_switch;
 	int next_display_fd;
 
+	/* 3D: fenced commands waiting for their fence (virgl). */
+	bool virgl;
+	struct gpu_fence *fences;
+	unsigned nfences, fences_cap;
+
 	/* Counters, for logs and tests. */
 	uint64_t updates_sent;
+};
+
+/* A fenced command whose answer waits for the renderer. */
+struct gpu_fence {
+	uint64_t id;
+	uint32_t ctx_id, ring_idx;
+	bool per_context;
+	uint16_t head;
+	unsigned nin;
+	struct iovec in[4];		/* where the answer goes */
+	uint64_t in_len;
+	struct virtio_gpu_ctrl_hdr resp;
 };
 
 extern const struct vu_device_ops gpu_vu_ops;
@@ -166,6 +188,16 @@ extern const struct vu_device_ops gpu_vu_ops;
 int gpu_init(struct gpu *g, const struct gpu_options *opt,
 	     const struct gpu_host_ops *host, void *host_data);
 void gpu_finish(struct gpu *g);
+
+/* Start 3D (virglrenderer) before serving anyone. 0 or -errno with
+ * *why set. */
+int gpu_start_virgl(struct gpu *g, const char **why);
+/* The renderer's fd is readable: deliver completed fences. */
+void gpu_renderer_poll(struct gpu *g);
+/* virglrenderer says fence_id is done (on the global timeline, or on a
+ * context's ring): answer every fenced command up to it. */
+void gpu_virgl_fence_done(struct gpu *g, uint64_t fence_id, uint32_t ctx_id,
+			  uint32_t ring_idx, bool per_context);
 
 /* The display message passed to display_send is out. */
 void gpu_display_sent(struct gpu *g);
