@@ -238,16 +238,17 @@ gpu_transfer_check(const struct virtio_gpu_rect *r, uint64_t offset,
 		   uint64_t backing_len)
 {
 	uint64_t stride = (uint64_t)res_width * bpp;
-	uint64_t last;
+	uint64_t rows, last;
 
 	if (!gpu_rect_inside(r, res_width, res_height))
 		return -EINVAL;
 	if (r->width == 0 || r->height == 0)
 		return 0;
 	/* Last byte read: offset + (height - 1) * stride + width * bpp.
-	 * stride < 2^35 and height < 2^32, so the product fits; the sums
-	 * are checked. */
-	last = (uint64_t)(r->height - 1) * stride + (uint64_t)r->width * bpp;
+	 * stride can reach 2^34 and height 2^32: the product is checked. */
+	if (__builtin_mul_overflow((uint64_t)(r->height - 1), stride, &rows) ||
+	    __builtin_add_overflow(rows, (uint64_t)r->width * bpp, &last))
+		return -EINVAL;
 	if (offset > backing_len || last > backing_len - offset)
 		return -EINVAL;
 	return 0;

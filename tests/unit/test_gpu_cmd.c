@@ -158,6 +158,19 @@ Test(gpu_cmd, transfer_checks)
 			     cases[i].want, "case %zu", i);
 }
 
+/* Found by fuzz_gpu_cmd: (height - 1) * stride wrapped 64 bits for a
+ * resource of 2^32-1 x 2^32-1, and a huge transfer passed. */
+Test(gpu_cmd, transfer_check_no_wrap)
+{
+	struct virtio_gpu_rect r = { 0, 0, UINT32_MAX, UINT32_MAX };
+
+	cr_expect_eq(gpu_transfer_check(&r, 0, UINT32_MAX, UINT32_MAX, 4,
+					UINT64_MAX), -EINVAL);
+	r.height = 2;
+	cr_expect_eq(gpu_transfer_check(&r, 0, UINT32_MAX, UINT32_MAX, 4,
+					UINT64_MAX), 0);
+}
+
 static struct memmap mm;
 static uint8_t ram_a[8192], ram_b[8192];
 
