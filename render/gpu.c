@@ -250,9 +250,11 @@ res_create(struct gpu *g, uint32_t id, uint32_t format, uint32_t width,
 
 	if (id == 0 || res_find(g, id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (!bytes)
+	if (width == 0 || height == 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	if (g->nresources >= GPU_MAX_RESOURCES ||
+	/* bytes is 0 when the size does not even fit 63 bits: as QEMU
+	 * does, anything too big is out of memory. */
+	if (!bytes || g->nresources >= GPU_MAX_RESOURCES ||
 	    bytes > g->opt.max_hostmem - g->hostmem || bytes > SIZE_MAX)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	r = calloc(1, sizeof(*r));
@@ -292,7 +294,7 @@ cmd_resource_create_2d(struct gpu *g, const struct virtio_gpu_resource_create_2d
 
 	if (c->resource_id == 0 || res_find(g, c->resource_id))
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (!bpp)
+	if (!bpp || c->width == 0 || c->height == 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	ret = res_create(g, c->resource_id, c->format, c->width, c->height,
 			 gpu_resource_bytes(c->width, c->height, bpp), g->virgl, &r);
@@ -320,6 +322,8 @@ cmd_resource_create_3d(struct gpu *g, const struct virtio_gpu_resource_create_3d
 
 	if (!g->virgl)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	if (c->depth == 0 || c->array_size == 0)
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	/* Texels times layers: an estimate of what the renderer will hold,
 	 * checked so that it cannot wrap. */
 	if (bytes && c->depth && c->array_size &&
@@ -1007,13 +1011,15 @@ cursor_handle(struct gpu *g, const struct virtio_gpu_update_cursor *c)
 		g->cursor_visible = true;
 		g->cursor_image_dirty = true;
 	} else if (c->hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR) {
-		g->cursor_visible = false;	/* resource 0 hides it */
+		/* Resource 0 hides it: an image still owed is moot. */
+		g->cursor_visible = false;
+		g->cursor_image_dirty = false;
 	}
 	g->cursor.pos.scanout_id = c->pos.scanout_id;
 	g->cursor.pos.x = c->pos.x;
 	g->cursor.pos.y = c->pos.y;
-	/* A new image carries the position with it. */
-	g->cursor_pos_dirty = !g->cursor_image_dirty;
+	/* A new image that will be sent carries the position with it. */
+	g->cursor_pos_dirty = !(g->cursor_image_dirty && g->cursor_visible);
 }
 
 static void
@@ -1317,7 +1323,10 @@ gpu_display_input(struct gpu *g, const struct display_hdr *hdr,
 	 * it; then gpu_display_sent() makes the sink idle. */
 	if (g->sink == GPU_SINK_AWAITING)
 		g->sink = GPU_SINK_IDLE;
-	if (g->ctrl_wait != GPU_WAIT_NONE && want != DISPLAY_GET_PROTOCOL_FEATURES) {
+	/* Only the reply the waiting command asked for finishes it: a late
+	 * reply to a command answered locally meanwhile must not. */
+	if ((want == DISPLAY_GET_DISPLAY_INFO && g->ctrl_wait == GPU_WAIT_DISPLAY_INFO) ||
+	    (want == DISPLAY_GET_EDID && g->ctrl_wait == GPU_WAIT_EDID)) {
 		ctrl_wait_finish(g, &reply);
 		ctrl_process(g);
 	}

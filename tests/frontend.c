@@ -10,6 +10,7 @@
 #include "tests/frontend.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -50,16 +51,43 @@
 #define F_PROTOCOL_FEATURES (1ull << VU_F_PROTOCOL_FEATURES)
 #define PF(bit) (1ull << (bit))
 
-/* The display socket (docs/interop/vhost-user-gpu.rst). */
+/* The display socket (docs/interop/vhost-user-gpu.rst), typed here from
+ * the specification rather than taken from the daemon's proto/display.h,
+ * so that a mistake there shows up as a test failure. */
 enum {
 	GPU_GET_PROTOCOL_FEATURES = 1,
 	GPU_SET_PROTOCOL_FEATURES = 2,
 	GPU_GET_DISPLAY_INFO = 3,
+	GPU_CURSOR_POS = 4,
+	GPU_CURSOR_POS_HIDE = 5,
+	GPU_CURSOR_UPDATE = 6,
+	GPU_SCANOUT = 7,
+	GPU_UPDATE = 8,
 	GPU_DMABUF_UPDATE = 10,
 	GPU_GET_EDID = 11,
 };
 #define GPU_PF_EDID 0
 #define GPU_PF_DMABUF2 1
+
+struct dpy_cursor_pos {		/* VhostUserGpuCursorPos */
+	uint32_t scanout_id, x, y;
+};
+
+struct dpy_cursor_head {	/* VhostUserGpuCursorUpdate, before data[] */
+	struct dpy_cursor_pos pos;
+	uint32_t hot_x, hot_y;
+};
+
+struct dpy_scanout {		/* VhostUserGpuScanout */
+	uint32_t scanout_id, width, height;
+};
+
+struct dpy_update {		/* VhostUserGpuUpdate, before data[] */
+	uint32_t scanout_id, x, y, width, height;
+};
+
+/* A surface bigger than this is refused (64 Mi pixels, 256 MiB). */
+#define FB_MAX_PIXELS (64u << 20)
 
 /* ---- time ---- */
 
@@ -287,6 +315,17 @@ vuf_init(struct vuf *f)
 	}
 	f->timeout_ms = VUF_TIMEOUT_MS;
 	f->serve = true;
+	/* What QEMU answers with its defaults: one output, 1280x800. */
+	f->display.max_outputs = 1;
+	vuf_display_set_mode(f, 0, 1280, 800, true);
+	{
+		static const uint8_t edid_head[8] = {
+			0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00
+		};
+
+		memcpy(f->display.edid, edid_head, sizeof(edid_head));
+		f->display.edid_size = 128;
+	}
 	f->trace = env_true("VUF_TRACE");
 	f->echo_err = env_true("VUF_ECHO");
 }
@@ -320,7 +359,16 @@ vuf_finish(struct vuf *f)
 		close_fd(&f->vq[i].err_fd);
 		close_fd(&f->vq[i].masked_fd);
 		f->vq[i].num = 0;
+		free(f->vq[i].drv.next);
+		free(f->vq[i].drv.ndesc);
+		memset(&f->vq[i].drv, 0, sizeof(f->vq[i].drv));
 	}
+	for (unsigned i = 0; i < VUF_MAX_SCANOUTS; i++) {
+		free(f->display.scanout[i].fb);
+		memset(&f->display.scanout[i], 0, sizeof(f->display.scanout[i]));
+	}
+	f->bulk = NULL;
+	memset(&f->arena, 0, sizeof(f->arena));
 	if (f->mem.base)
 		munmap(f->mem.base, f->mem.size);
 	f->mem.base = NULL;
@@ -909,8 +957,8 @@ recv_exact(struct vuf *f, int sock, void *buf, size_t len, int *fds,
 			struct pollfd pfd[4] = {
 				{ .fd = sock, .events = POLLIN },
 				{ .fd = serve ? f->err_fd : -1, .events = POLLIN },
-				{ .fd = serve && f->serve ? f->display_fd : -1,
-				  .events = POLLIN },
+				{ .fd = serve && f->serve && !f->display.paused ?
+					f->display_fd : -1, .events = POLLIN },
 				{ .fd = serve && f->serve ? f->backend_fd : -1,
 				  .events = POLLIN },
 			};
@@ -1223,13 +1271,243 @@ display_reply(struct vuf *f, uint32_t request, const void *payload,
 			now_ms() + f->timeout_ms);
 }
 
-/* One display request, the way QEMU's vhost-user-gpu.c answers it. */
+/* Read what the daemon says on the display socket, by the deadline. */
+static int
+display_read(struct vuf *f, void *buf, size_t len, int64_t deadline)
+{
+	return recv_exact(f, f->display_fd, buf, len, NULL, NULL, deadline,
+			  false);
+}
+
+static int
+display_skip(struct vuf *f, size_t len, int64_t deadline)
+{
+	return recv_discard(f, f->display_fd, len, deadline, false);
+}
+
+/* A payload that must be exactly want bytes: 1 when buf holds it, 0 when
+ * it had another size (read, dropped and counted), or -errno. */
+static int
+display_fixed(struct vuf *f, const struct vu_hdr *h, void *buf, size_t want,
+	      int64_t deadline)
+{
+	int ret;
+
+	if (h->size != want) {
+		f->display.malformed++;
+		ret = display_skip(f, h->size, deadline);
+		return ret < 0 ? ret : 0;
+	}
+	ret = display_read(f, buf, want, deadline);
+	return ret < 0 ? ret : 1;
+}
+
+/* SCANOUT: QEMU replaces the console surface with a new one (0x0: none). */
+static void
+display_scanout(struct vuf *f, const struct dpy_scanout *m)
+{
+	struct vuf_scanout *s;
+	uint64_t px = (uint64_t)m->width * m->height;
+
+	if (m->scanout_id >= VUF_MAX_SCANOUTS) {
+		f->display.malformed++;
+		return;
+	}
+	s = &f->display.scanout[m->scanout_id];
+	s->scanouts++;
+	s->width = s->height = 0;
+	if (px == 0)
+		return;
+	if (px > FB_MAX_PIXELS) {
+		f->display.malformed++;
+		return;
+	}
+	if (px > s->fb_cap) {
+		uint32_t *fb = realloc(s->fb, px * sizeof(*fb));
+
+		if (!fb) {
+			f->display.malformed++;
+			return;
+		}
+		s->fb = fb;
+		s->fb_cap = px;
+	}
+	memset(s->fb, 0, px * sizeof(*s->fb));
+	s->width = m->width;
+	s->height = m->height;
+}
+
+/*
+ * UPDATE: the pixels go into the surface at (x, y), clipped to it as
+ * pixman_image_composite() in QEMU's vhost-user-gpu.c clips them. Rows
+ * land straight in the surface; only what falls outside is read into a
+ * scratch buffer and dropped.
+ */
+static int
+display_update(struct vuf *f, const struct vu_hdr *h, int64_t deadline)
+{
+	struct dpy_update u;
+	struct vuf_scanout *s;
+	uint64_t row, data, vis_w = 0;
+	int ret;
+
+	if (h->size < sizeof(u)) {
+		f->display.malformed++;
+		return display_skip(f, h->size, deadline);
+	}
+	ret = display_read(f, &u, sizeof(u), deadline);
+	if (ret < 0)
+		return ret;
+	row = (uint64_t)u.width * 4;
+	data = row * u.height;
+	if (data != h->size - sizeof(u) || u.scanout_id >= VUF_MAX_SCANOUTS) {
+		f->display.malformed++;
+		return display_skip(f, h->size - sizeof(u), deadline);
+	}
+	s = &f->display.scanout[u.scanout_id];
+	s->updates++;
+	s->last_update = (struct vuf_rect){ u.x, u.y, u.width, u.height };
+	if ((uint64_t)u.x + u.width > s->width ||
+	    (uint64_t)u.y + u.height > s->height)
+		s->clipped++;
+	if (u.x < s->width)
+		vis_w = s->width - u.x < u.width ? s->width - u.x : u.width;
+	if (u.x == 0 && u.width == s->width &&
+	    (uint64_t)u.y + u.height <= s->height)
+		return display_read(f, s->fb + (size_t)u.y * s->width,
+				    (size_t)data, deadline);
+	for (uint32_t y = 0; y < u.height; y++) {
+		uint64_t sy = (uint64_t)u.y + y;
+		uint64_t keep = sy < s->height ? vis_w * 4 : 0;
+
+		if (keep) {
+			ret = display_read(f, s->fb + sy * s->width + u.x,
+					   (size_t)keep, deadline);
+			if (ret < 0)
+				return ret;
+		}
+		ret = display_skip(f, (size_t)(row - keep), deadline);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int
+display_cursor_update(struct vuf *f, const struct vu_hdr *h, int64_t deadline)
+{
+	struct vuf_cursor *c = &f->display.cursor;
+	struct dpy_cursor_head m;
+	int ret;
+
+	if (h->size != sizeof(m) + sizeof(c->image)) {
+		f->display.malformed++;
+		return display_skip(f, h->size, deadline);
+	}
+	ret = display_read(f, &m, sizeof(m), deadline);
+	if (ret == 0)
+		ret = display_read(f, c->image, sizeof(c->image), deadline);
+	if (ret < 0)
+		return ret;
+	c->updates++;
+	c->visible = true;
+	c->scanout = m.pos.scanout_id;
+	c->x = m.pos.x;
+	c->y = m.pos.y;
+	c->hot_x = m.hot_x;
+	c->hot_y = m.hot_y;
+	return 0;
+}
+
+/* The payload of one display message, recorded or answered the way QEMU's
+ * hw/display/vhost-user-gpu.c vhost_user_gpu_handle_display() does. */
+static int
+display_handle(struct vuf *f, const struct vu_hdr *h, int64_t deadline)
+{
+	struct vuf_display *d = &f->display;
+	union {
+		uint64_t u64;
+		uint32_t u32;
+		struct dpy_cursor_pos pos;
+		struct dpy_scanout scanout;
+	} p;
+	int ret;
+
+	switch (h->request) {
+	case GPU_GET_PROTOCOL_FEATURES:
+		ret = display_skip(f, h->size, deadline);
+		if (ret < 0)
+			return ret;
+		return display_reply(f, h->request, &f->display_protocol_features,
+				     sizeof(uint64_t));
+	case GPU_SET_PROTOCOL_FEATURES:
+		ret = display_fixed(f, h, &p.u64, sizeof(p.u64), deadline);
+		if (ret > 0) {
+			d->features_set = true;
+			d->features = p.u64;
+		}
+		return ret < 0 ? ret : 0;
+	case GPU_GET_DISPLAY_INFO:
+		ret = display_skip(f, h->size, deadline);
+		if (ret < 0)
+			return ret;
+		d->info.hdr.type = VIRTIO_GPU_RESP_OK_DISPLAY_INFO;
+		return display_reply(f, h->request, &d->info, sizeof(d->info));
+	case GPU_GET_EDID: {
+		struct virtio_gpu_resp_edid e = {
+			.hdr.type = VIRTIO_GPU_RESP_OK_EDID,
+		};
+
+		ret = display_fixed(f, h, &p.u32, sizeof(p.u32), deadline);
+		if (ret <= 0)
+			return ret;
+		if (p.u32 >= d->max_outputs)
+			return 0;	/* QEMU: "invalid scanout", no reply */
+		e.size = d->edid_size;
+		memcpy(e.edid, d->edid, d->edid_size);
+		return display_reply(f, h->request, &e, sizeof(e));
+	}
+	case GPU_CURSOR_POS:
+	case GPU_CURSOR_POS_HIDE:
+		ret = display_fixed(f, h, &p.pos, sizeof(p.pos), deadline);
+		if (ret <= 0)
+			return ret;
+		if (h->request == GPU_CURSOR_POS)
+			d->cursor.moves++;
+		else
+			d->cursor.hides++;
+		d->cursor.visible = h->request == GPU_CURSOR_POS;
+		d->cursor.scanout = p.pos.scanout_id;
+		d->cursor.x = p.pos.x;
+		d->cursor.y = p.pos.y;
+		return 0;
+	case GPU_CURSOR_UPDATE:
+		return display_cursor_update(f, h, deadline);
+	case GPU_SCANOUT:
+		ret = display_fixed(f, h, &p.scanout, sizeof(p.scanout), deadline);
+		if (ret > 0)
+			display_scanout(f, &p.scanout);
+		return ret < 0 ? ret : 0;
+	case GPU_UPDATE:
+		return display_update(f, h, deadline);
+	case GPU_DMABUF_UPDATE:
+		/* "presented": QEMU answers once the frame is on screen */
+		ret = display_skip(f, h->size, deadline);
+		if (ret < 0)
+			return ret;
+		return display_reply(f, h->request, NULL, 0);
+	default:
+		return display_skip(f, h->size, deadline);
+	}
+}
+
+/* One display message: read whole, as QEMU's vhost_user_gpu_chr_read()
+ * reads it, then handled. */
 static int
 serve_display_one(struct vuf *f)
 {
 	int64_t deadline = now_ms() + f->timeout_ms;
 	struct vu_hdr h;
-	uint8_t head[sizeof(uint32_t)] = { 0 };
 	ssize_t n;
 	int ret;
 
@@ -1245,55 +1523,12 @@ serve_display_one(struct vuf *f)
 	if (ret < 0)
 		goto out_drop;
 	trace_msg(f, "<-", "display", &h, 0);
-	if (h.size >= sizeof(head)) {
-		ret = recv_exact(f, f->display_fd, head, sizeof(head), NULL, NULL,
-				 deadline, false);
-		if (ret == 0)
-			ret = recv_discard(f, f->display_fd, h.size - sizeof(head),
-					   deadline, false);
-	} else {
-		ret = recv_discard(f, f->display_fd, h.size, deadline, false);
-	}
+	f->display_msgs++;
+	f->display.count[h.request < VUF_DISPLAY_MSG_MAX ? h.request : 0]++;
+	ret = display_handle(f, &h, deadline);
 	if (ret < 0)
 		goto out_drop;
-	f->display_msgs++;
-
-	switch (h.request) {
-	case GPU_GET_PROTOCOL_FEATURES:
-		return display_reply(f, h.request, &f->display_protocol_features,
-				     sizeof(uint64_t));
-	case GPU_GET_DISPLAY_INFO: {
-		struct virtio_gpu_resp_display_info info = {
-			.hdr.type = VIRTIO_GPU_RESP_OK_DISPLAY_INFO,
-		};
-
-		info.pmodes[0].r.width = 1280;
-		info.pmodes[0].r.height = 800;
-		info.pmodes[0].enabled = 1;
-		return display_reply(f, h.request, &info, sizeof(info));
-	}
-	case GPU_GET_EDID: {
-		static const uint8_t edid_head[8] = {
-			0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00
-		};
-		struct virtio_gpu_resp_edid e = {
-			.hdr.type = VIRTIO_GPU_RESP_OK_EDID,
-			.size = 128,
-		};
-		uint32_t scanout;
-
-		memcpy(&scanout, head, sizeof(scanout));
-		if (scanout != 0)
-			return 0;	/* QEMU never answers these */
-		memcpy(e.edid, edid_head, sizeof(edid_head));
-		return display_reply(f, h.request, &e, sizeof(e));
-	}
-	case GPU_DMABUF_UPDATE:
-		/* "presented": QEMU answers once the frame is on screen */
-		return display_reply(f, h.request, NULL, 0);
-	default:
-		return 0;	/* SET_PROTOCOL_FEATURES, SCANOUT, UPDATE, ... */
-	}
+	return 0;
 
 out_drop:
 	/* A torn message: the stream cannot be resynchronised. */
@@ -1354,7 +1589,8 @@ vuf_serve(struct vuf *f)
 
 	for (unsigned guard = 0; guard < 64; guard++) {
 		struct pollfd pfd[2] = {
-			{ .fd = f->display_fd, .events = POLLIN },
+			{ .fd = f->display.paused ? -1 : f->display_fd,
+			  .events = POLLIN },
 			{ .fd = f->backend_fd, .events = POLLIN },
 		};
 		int n = poll(pfd, ARRAY_SIZE(pfd), 0);
@@ -1400,6 +1636,8 @@ vuf_mem_create(struct vuf *f, size_t size)
 	f->mem.size = size;
 	f->mem.base = p;
 	f->mem.n = 0;
+	memset(&f->arena, 0, sizeof(f->arena));
+	f->bulk = NULL;
 	return 0;
 
 out_err:
@@ -1522,11 +1760,36 @@ vuf_mem_rem_reg(struct vuf *f, unsigned i, uint32_t flags, bool with_fd)
 
 /* ---- virtqueues ---- */
 
+/* A fresh driver side for vq: every descriptor free, nothing added. The
+ * two arrays are allocated here, once per layout, never per command. */
+static int
+drv_init(struct vuf_vq *vq, unsigned num)
+{
+	struct vuf_drv *d = &vq->drv;
+	uint16_t *next, *ndesc;
+
+	next = realloc(d->next, num * sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	d->next = next;
+	ndesc = realloc(d->ndesc, num * sizeof(*ndesc));
+	if (!ndesc)
+		return -ENOMEM;
+	*d = (struct vuf_drv){ .next = next, .ndesc = ndesc };
+	for (unsigned i = 0; i < num; i++) {
+		next[i] = (uint16_t)(i + 1);
+		ndesc[i] = 0;
+	}
+	d->num_free = (uint16_t)num;	/* num <= 32768 */
+	return 0;
+}
+
 int
 vuf_vq_layout(struct vuf *f, unsigned index, unsigned num, uint64_t gpa)
 {
 	struct vuf_vq *vq;
 	uint64_t avail, used, end;
+	int ret;
 
 	if (index >= VUF_MAX_VQS || num == 0 || num > 32768 || (gpa & 15))
 		return -EINVAL;
@@ -1545,7 +1808,10 @@ vuf_vq_layout(struct vuf *f, unsigned index, unsigned num, uint64_t gpa)
 	vq->avail = vuf_gpa(f, avail, 6 + 2ull * num);
 	vq->used = vuf_gpa(f, used, 6 + 8ull * num);
 	vq->base = 0;
-	return 0;
+	ret = drv_init(vq, num);
+	if (ret < 0)
+		vq->num = 0;
+	return ret;
 }
 
 static int
@@ -1610,11 +1876,37 @@ vuf_default_memory(struct vuf *f)
 	vuf_mem_add_region(f, VUF_REGION0_GPA, 0, VUF_DEFAULT_MEM / 2);
 	vuf_mem_add_region(f, VUF_REGION1_GPA, VUF_DEFAULT_MEM / 2,
 			   VUF_DEFAULT_MEM / 2);
+	/* command slots and the bulk area, above the control ring */
+	vuf_arena_init(&f->arena, VUF_REGION0_GPA + (2u << 20), 2u << 20);
 	/* control queue: 256 with virgl; cursor queue: 16 (QEMU's sizes) */
 	ret = vuf_vq_layout(f, 0, 256, VUF_VQ0_GPA);
 	if (ret < 0)
 		return ret;
 	return vuf_vq_layout(f, 1, 16, VUF_VQ1_GPA);
+}
+
+int
+vuf_gpu_memory(struct vuf *f, size_t region_size, uint64_t region1_gpa,
+	       unsigned ctrl_num)
+{
+	int ret;
+
+	if (region_size < (2u << 20) || region_size % (1u << 20) ||
+	    ctrl_num > 1024)
+		return -EINVAL;
+	ret = vuf_mem_create(f, 3 * region_size);
+	if (ret < 0)
+		return ret;
+	vuf_mem_add_region(f, 0, 0, region_size);
+	vuf_mem_add_region(f, region1_gpa, region_size, region_size);
+	ret = vuf_vq_layout(f, 0, ctrl_num, 0x10000);
+	if (ret < 0)
+		return ret;
+	ret = vuf_vq_layout(f, 1, 16, 0xc0000);
+	if (ret < 0)
+		return ret;
+	vuf_arena_init(&f->arena, 1u << 20, region_size - (1u << 20));
+	return 0;
 }
 
 /* ---- QEMU's sequences for vhost-user-gpu-pci ---- */
@@ -1786,9 +2078,11 @@ vuf_qemu_start(struct vuf *f, enum vuf_qemu v)
 			return ret;
 	}
 
-	ret = vuf_gpu_set_socket(f, 0);
-	if (ret < 0)
-		return ret;
+	if (!f->no_display) {
+		ret = vuf_gpu_set_socket(f, 0);
+		if (ret < 0)
+			return ret;
+	}
 
 	for (unsigned i = 0; i < VUF_MAX_VQS; i++) {
 		ret = vuf_vq_set_call(f, i, 0);
@@ -1796,7 +2090,12 @@ vuf_qemu_start(struct vuf *f, enum vuf_qemu v)
 			return ret;
 	}
 
-	f->acked_features = guest_features(f);
+	f->acked_features = guest_features(f) & ~f->decline_features;
+	/* Linux's virtio_ring uses indirect tables for multi-buffer chains
+	 * once INDIRECT_DESC is negotiated. */
+	for (unsigned i = 0; i < VUF_MAX_VQS; i++)
+		f->vq[i].drv.indirect = f->acked_features &
+					(1ull << VIRTIO_RING_F_INDIRECT_DESC);
 	ret = vuf_set_u64(f, VU_SET_FEATURES, 0, f->acked_features);
 	if (ret < 0)
 		return ret;
@@ -1928,4 +2227,912 @@ vuf_qemu_handshake(struct vuf *f, enum vuf_qemu v)
 	if (ret < 0)
 		return ret;
 	return vuf_qemu_start(f, v);
+}
+
+/* ---- waiting: the call eventfd, the display socket, the daemon ---- */
+
+static bool
+display_serving(const struct vuf *f)
+{
+	return f->serve && !f->display.paused && f->display_fd >= 0;
+}
+
+/*
+ * Wait once for fd to become readable (fd < 0: for anything), at most
+ * until deadline and, when cap_ms >= 0, at most cap_ms. Meanwhile the
+ * daemon's stderr is drained and the display socket (unless paused) and
+ * the backend channel are served, so the daemon never blocks on us.
+ * Returns 1 when fd is readable, 0 when something else happened or the
+ * cap ran out (look again), -ETIMEDOUT at the deadline, -ECHILD when the
+ * daemon is gone.
+ */
+static int
+wait_event(struct vuf *f, int fd, int64_t deadline, int cap_ms)
+{
+	struct pollfd pfd[5] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = f->err_fd, .events = POLLIN },
+		{ .fd = display_serving(f) ? f->display_fd : -1, .events = POLLIN },
+		{ .fd = f->serve ? f->backend_fd : -1, .events = POLLIN },
+		{ .fd = f->pidfd, .events = POLLIN },
+	};
+	int left = remaining_ms(deadline);
+	int n;
+
+	if (cap_ms >= 0 && cap_ms < left)
+		left = cap_ms;
+	n = poll(pfd, ARRAY_SIZE(pfd), left);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return remaining_ms(deadline) == 0 ? -ETIMEDOUT : 0;
+	if (pfd[1].revents)
+		vuf_drain_stderr(f);
+	if (pfd[2].revents || pfd[3].revents)
+		vuf_serve(f);
+	if (pfd[0].revents)
+		return 1;
+	if (pfd[4].revents && reap(f)) {
+		vuf_drain_stderr(f);
+		return -ECHILD;
+	}
+	return 0;
+}
+
+int
+vuf_wait_fd(struct vuf *f, int fd, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_or_default(f, timeout_ms);
+
+	for (;;) {
+		int ret = wait_event(f, fd, deadline, -1);
+
+		if (ret != 0)
+			return ret < 0 ? ret : 0;
+	}
+}
+
+long
+vuf_daemon_rss_kb(struct vuf *f)
+{
+	char path[64], line[256];
+	long kb = -ENOENT;
+	FILE *fp;
+
+	if (f->pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)f->pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(fp);
+	return kb;
+}
+
+/* ---- guest buffers ---- */
+
+void
+vuf_arena_init(struct vuf_arena *a, uint64_t gpa, uint64_t size)
+{
+	*a = (struct vuf_arena){ .gpa = gpa, .size = size };
+}
+
+void *
+vuf_arena_alloc(struct vuf *f, struct vuf_arena *a, uint64_t len,
+		uint64_t align, uint64_t *gpa)
+{
+	uint64_t at;
+	void *p;
+
+	if (!align || (align & (align - 1)))
+		return NULL;
+	at = (a->gpa + a->used + align - 1) & ~(align - 1);
+	if (at < a->gpa || len > a->size || at - a->gpa > a->size - len)
+		return NULL;
+	p = vuf_gpa(f, at, len);
+	if (!p)
+		return NULL;
+	a->used = at - a->gpa + len;
+	*gpa = at;
+	return p;
+}
+
+/* ---- the driver side of a split ring ---- */
+
+static struct vuf_vq *
+drv_vq(struct vuf *f, unsigned q)
+{
+	if (q >= VUF_MAX_VQS || f->vq[q].num == 0 || !f->vq[q].drv.next)
+		return NULL;
+	return &f->vq[q];
+}
+
+static bool
+drv_event_idx(const struct vuf *f)
+{
+	return f->acked_features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+}
+
+/* used_event follows the avail ring, avail_event the used ring. */
+static __virtio16 *
+drv_used_event(struct vuf_vq *vq)
+{
+	return &vq->avail->ring[vq->num];
+}
+
+static __virtio16 *
+drv_avail_event(struct vuf_vq *vq)
+{
+	return (__virtio16 *)&vq->used->ring[vq->num];
+}
+
+static uint16_t
+load16(const __virtio16 *p, int order)
+{
+	return le16toh(__atomic_load_n(p, order));
+}
+
+static void
+store16(__virtio16 *p, uint16_t v, int order)
+{
+	__atomic_store_n(p, htole16(v), order);
+}
+
+/* Take a chain of n descriptors (linked through the shadow next[]). */
+static int
+desc_take(struct vuf_drv *d, unsigned n, uint16_t *head)
+{
+	uint16_t last;
+
+	if (n == 0 || n > d->num_free)
+		return -ENOSPC;
+	*head = last = d->free_head;
+	for (unsigned i = 1; i < n; i++)
+		last = d->next[last];
+	d->free_head = d->next[last];
+	d->num_free -= (uint16_t)n;
+	return 0;
+}
+
+/* Give a chain of n back (it is still linked through next[]). */
+static void
+desc_put(struct vuf_drv *d, uint16_t head, unsigned n)
+{
+	uint16_t last = head;
+
+	for (unsigned i = 1; i < n; i++)
+		last = d->next[last];
+	d->next[last] = d->free_head;
+	d->free_head = head;
+	d->num_free += (uint16_t)n;
+}
+
+static void
+desc_write(struct vring_desc *desc, uint64_t addr, uint32_t len,
+	   uint16_t flags, uint16_t next)
+{
+	desc->addr = htole64(addr);
+	desc->len = htole32(len);
+	desc->flags = htole16(flags);
+	desc->next = htole16(next);
+}
+
+static uint8_t *
+drv_slots(struct vuf *f, struct vuf_vq *vq)
+{
+	struct vuf_drv *d = &vq->drv;
+
+	if (!d->slots)
+		d->slots = vuf_arena_alloc(f, &f->arena,
+					   (uint64_t)vq->num * VUF_SLOT_SIZE,
+					   4096, &d->slots_gpa);
+	return d->slots;
+}
+
+void *
+vuf_vq_slot(struct vuf *f, unsigned q, unsigned i, uint64_t *gpa)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+	uint8_t *slots;
+
+	if (!vq || i >= vq->num)
+		return NULL;
+	slots = drv_slots(f, vq);
+	if (!slots)
+		return NULL;
+	if (gpa)
+		*gpa = vq->drv.slots_gpa + (uint64_t)i * VUF_SLOT_SIZE;
+	return slots + (size_t)i * VUF_SLOT_SIZE;
+}
+
+int
+vuf_vq_add(struct vuf *f, unsigned q, const struct vuf_buf *out,
+	   unsigned nout, const struct vuf_buf *in, unsigned nin)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+	unsigned total = nout + nin;
+	struct vuf_drv *d;
+	uint16_t head, id;
+	int ret;
+
+	if (!vq || total == 0)
+		return -EINVAL;
+	d = &vq->drv;
+	if (d->indirect && total > 1 && total <= VUF_SLOT_MAX_SG &&
+	    drv_slots(f, vq)) {
+		struct vring_desc *table;
+		uint64_t gpa;
+
+		ret = desc_take(d, 1, &head);
+		if (ret < 0)
+			return ret;
+		table = vuf_vq_slot(f, q, head, &gpa);
+		for (unsigned i = 0; i < total; i++) {
+			const struct vuf_buf *b = i < nout ? &out[i] : &in[i - nout];
+			uint16_t flags = (i < nout ? 0 : VRING_DESC_F_WRITE) |
+					 (i + 1 < total ? VRING_DESC_F_NEXT : 0);
+
+			desc_write(&table[i], b->gpa, b->len, flags,
+				   i + 1 < total ? (uint16_t)(i + 1) : 0);
+		}
+		desc_write(&vq->desc[head], gpa + VUF_SLOT_IND,
+			   total * sizeof(struct vring_desc),
+			   VRING_DESC_F_INDIRECT, 0);
+		d->ndesc[head] = 1;
+	} else {
+		ret = desc_take(d, total, &head);
+		if (ret < 0)
+			return ret;
+		id = head;
+		for (unsigned i = 0; i < total; i++) {
+			const struct vuf_buf *b = i < nout ? &out[i] : &in[i - nout];
+			bool more = i + 1 < total;
+			uint16_t flags = (i < nout ? 0 : VRING_DESC_F_WRITE) |
+					 (more ? VRING_DESC_F_NEXT : 0);
+
+			desc_write(&vq->desc[id], b->gpa, b->len, flags,
+				   more ? d->next[id] : 0);
+			id = d->next[id];
+		}
+		d->ndesc[head] = (uint16_t)total;
+	}
+	/* The entry is published by the release store of idx in kick. */
+	vq->avail->ring[d->avail_idx % vq->num] = htole16(head);
+	d->avail_idx++;
+	d->inflight++;
+	return head;
+}
+
+int
+vuf_vq_notify(struct vuf *f, unsigned q)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+	uint64_t one = 1;
+
+	if (!vq || vq->kick_fd < 0)
+		return -EINVAL;
+	if (write(vq->kick_fd, &one, sizeof(one)) != sizeof(one))
+		return -errno;
+	vq->drv.kicks++;
+	return 0;
+}
+
+int
+vuf_vq_kick(struct vuf *f, unsigned q)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+	struct vuf_drv *d;
+	uint16_t old, new;
+	bool need;
+	int ret;
+
+	if (!vq)
+		return -EINVAL;
+	d = &vq->drv;
+	old = d->kicked_idx;
+	new = d->avail_idx;
+	/* Release: descriptors and entries are seen before idx moves. */
+	store16(&vq->avail->idx, new, __ATOMIC_RELEASE);
+	d->kicked_idx = new;
+	/* Our idx store before we read the device's wish (the device
+	 * stores its wish, fences, then reads idx). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (drv_event_idx(f))
+		need = vring_need_event(load16(drv_avail_event(vq),
+					       __ATOMIC_RELAXED), new, old);
+	else
+		need = !(load16(&vq->used->flags, __ATOMIC_RELAXED) &
+			 VRING_USED_F_NO_NOTIFY);
+	if (!need) {
+		d->kicks_suppressed++;
+		return 0;
+	}
+	ret = vuf_vq_notify(f, q);
+	return ret < 0 ? ret : 1;
+}
+
+uint16_t
+vuf_vq_used_idx(struct vuf *f, unsigned q)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	return vq ? load16(&vq->used->idx, __ATOMIC_ACQUIRE) : 0;
+}
+
+/* Count what the call eventfd holds (the device's writes add up). */
+static void
+drv_read_calls(struct vuf_vq *vq)
+{
+	uint64_t v;
+
+	if (vq->call_fd >= 0 && read(vq->call_fd, &v, sizeof(v)) == sizeof(v))
+		vq->drv.calls += v;
+}
+
+uint64_t
+vuf_vq_calls(struct vuf *f, unsigned q)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return 0;
+	drv_read_calls(vq);
+	return vq->drv.calls;
+}
+
+/* Ask for a notification at the next used entry (virtqueue_enable_cb). */
+static void
+drv_want_call(struct vuf *f, struct vuf_vq *vq)
+{
+	if (drv_event_idx(f) && !vq->drv.manual_used_event)
+		store16(drv_used_event(vq), vq->drv.last_used, __ATOMIC_RELAXED);
+}
+
+int
+vuf_vq_get_used(struct vuf *f, unsigned q, unsigned *head, uint32_t *len)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+	struct vring_used_elem *e;
+	struct vuf_drv *d;
+	uint32_t id;
+
+	if (!vq)
+		return -EINVAL;
+	d = &vq->drv;
+	/* Acquire: the entry is read after idx. */
+	if (load16(&vq->used->idx, __ATOMIC_ACQUIRE) == d->last_used)
+		return -EAGAIN;
+	e = &vq->used->ring[d->last_used % vq->num];
+	id = le32toh(e->id);
+	*head = id;
+	*len = le32toh(e->len);
+	d->last_used++;
+	if (id < vq->num && d->ndesc[id]) {
+		desc_put(d, (uint16_t)id, d->ndesc[id]);
+		d->ndesc[id] = 0;
+		d->inflight--;
+	}
+	drv_want_call(f, vq);
+	return 0;
+}
+
+int
+vuf_vq_wait_used(struct vuf *f, unsigned q, unsigned *head, uint32_t *len,
+		 int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_or_default(f, timeout_ms);
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return -EINVAL;
+	for (;;) {
+		int ret = vuf_vq_get_used(f, q, head, len);
+
+		if (ret != -EAGAIN)
+			return ret;
+		/* Say when to call us, then look once more before sleeping:
+		 * an entry published in between may not notify. */
+		drv_want_call(f, vq);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (load16(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->drv.last_used)
+			continue;
+		ret = wait_event(f, vq->call_fd, deadline,
+				 vq->call_fd < 0 ? 1 : -1);
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			drv_read_calls(vq);
+	}
+}
+
+int
+vuf_vq_wait_pending(struct vuf *f, unsigned q, unsigned n, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_or_default(f, timeout_ms);
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return -EINVAL;
+	for (;;) {
+		uint16_t ready = load16(&vq->used->idx, __ATOMIC_ACQUIRE) -
+				 vq->drv.last_used;
+		int ret;
+
+		if (ready >= n)
+			return 0;
+		/* Notifications may be suppressed: look at the ring every
+		 * millisecond as well. */
+		ret = wait_event(f, vq->call_fd, deadline, 1);
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			drv_read_calls(vq);
+	}
+}
+
+void
+vuf_vq_set_used_event(struct vuf *f, unsigned q, uint16_t idx)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return;
+	vq->drv.manual_used_event = true;
+	store16(drv_used_event(vq), idx, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void
+vuf_vq_auto_used_event(struct vuf *f, unsigned q)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return;
+	vq->drv.manual_used_event = false;
+	drv_want_call(f, vq);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+int
+vuf_vq_alloc_desc(struct vuf *f, unsigned q, unsigned n, uint16_t *ids)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return -EINVAL;
+	if (n > vq->drv.num_free)
+		return -ENOSPC;
+	for (unsigned i = 0; i < n; i++)
+		desc_take(&vq->drv, 1, &ids[i]);
+	return 0;
+}
+
+void
+vuf_vq_free_desc(struct vuf *f, unsigned q, const uint16_t *ids, unsigned n)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (ids[i] < vq->num)
+			desc_put(&vq->drv, ids[i], 1);
+}
+
+void
+vuf_vq_set_desc(struct vuf *f, unsigned q, unsigned i, uint64_t addr,
+		uint32_t len, uint16_t flags, uint16_t next)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (vq && i < vq->num)
+		desc_write(&vq->desc[i], addr, len, flags, next);
+}
+
+void
+vuf_vq_add_raw(struct vuf *f, unsigned q, uint16_t head)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (!vq)
+		return;
+	vq->avail->ring[vq->drv.avail_idx % vq->num] = htole16(head);
+	vq->drv.avail_idx++;
+}
+
+void
+vuf_vq_set_avail_idx(struct vuf *f, unsigned q, uint16_t idx)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+
+	if (vq)
+		store16(&vq->avail->idx, idx, __ATOMIC_RELEASE);
+}
+
+/* ---- virtio-gpu commands ---- */
+
+struct fence {
+	uint64_t id;
+	uint32_t ctx_id;
+};
+
+/*
+ * Put a command in the slot of the descriptor that will be its head (the
+ * free list's first) and add its chain: request, extra (from the slot, or
+ * the bulk area), response.
+ */
+static int
+gpu_place(struct vuf *f, unsigned q, const void *req, size_t req_len,
+	  const void *extra, size_t extra_len, bool bulk, size_t resp_len,
+	  const struct fence *fence)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+	struct vuf_buf out[2], in[1];
+	unsigned nout = 0, nin = 0, need;
+	uint64_t gpa;
+	uint8_t *slot;
+	int head;
+
+	if (!vq || req_len + (bulk ? 0 : extra_len) > VUF_SLOT_REQ_CAP ||
+	    resp_len > VUF_SLOT_RESP_CAP)
+		return -E2BIG;
+	need = (req_len > 0) + (extra_len > 0) + (resp_len > 0);
+	if (need == 0)
+		return -EINVAL;
+	if (vq->drv.num_free < (vq->drv.indirect && need > 1 ? 1 : need))
+		return -ENOSPC;
+	slot = vuf_vq_slot(f, q, vq->drv.free_head, &gpa);
+	if (!slot)
+		return -ENOSPC;
+	memcpy(slot + VUF_SLOT_REQ, req, req_len);
+	if (fence && req_len >= sizeof(struct virtio_gpu_ctrl_hdr)) {
+		struct virtio_gpu_ctrl_hdr h;
+
+		memcpy(&h, slot + VUF_SLOT_REQ, sizeof(h));
+		h.flags |= VIRTIO_GPU_FLAG_FENCE;
+		h.fence_id = fence->id;
+		h.ctx_id = fence->ctx_id;
+		memcpy(slot + VUF_SLOT_REQ, &h, sizeof(h));
+	}
+	if (req_len)
+		out[nout++] = (struct vuf_buf){ gpa + VUF_SLOT_REQ, (uint32_t)req_len };
+	if (extra_len && bulk) {
+		memcpy(f->bulk, extra, extra_len);
+		out[nout++] = (struct vuf_buf){ f->bulk_gpa, (uint32_t)extra_len };
+	} else if (extra_len) {
+		memcpy(slot + VUF_SLOT_REQ + req_len, extra, extra_len);
+		out[nout++] = (struct vuf_buf){
+			gpa + VUF_SLOT_REQ + req_len, (uint32_t)extra_len,
+		};
+	}
+	if (resp_len) {
+		memset(slot + VUF_SLOT_RESP, 0, resp_len);
+		in[nin++] = (struct vuf_buf){ gpa + VUF_SLOT_RESP, (uint32_t)resp_len };
+	}
+	head = vuf_vq_add(f, q, out, nout, in, nin);
+	if (head >= 0 && (uint64_t)head * VUF_SLOT_SIZE + vq->drv.slots_gpa != gpa)
+		return -EPROTO;	/* cannot happen: the head is the free head */
+	return head;
+}
+
+int
+vuf_gpu_submit(struct vuf *f, unsigned q, const void *req, size_t req_len,
+	       const void *extra, size_t extra_len, size_t resp_len)
+{
+	return gpu_place(f, q, req, req_len, extra, extra_len, false, resp_len,
+			 NULL);
+}
+
+void *
+vuf_gpu_resp(struct vuf *f, unsigned q, unsigned head)
+{
+	uint8_t *slot = vuf_vq_slot(f, q, head, NULL);
+
+	return slot ? slot + VUF_SLOT_RESP : NULL;
+}
+
+static int
+gpu_exchange(struct vuf *f, unsigned q, const void *req, size_t req_len,
+	     const void *extra, size_t extra_len, const struct fence *fence,
+	     void *resp, size_t resp_len)
+{
+	struct vuf_vq *vq = drv_vq(f, q);
+	bool bulk = req_len + extra_len > VUF_SLOT_REQ_CAP;
+	unsigned got;
+	uint32_t len;
+	int head, ret;
+
+	if (!vq)
+		return -EINVAL;
+	if (vq->drv.inflight)
+		return -EBUSY;
+	if (bulk) {
+		if (extra_len > VUF_BULK_SIZE)
+			return -E2BIG;
+		if (!f->bulk)
+			f->bulk = vuf_arena_alloc(f, &f->arena, VUF_BULK_SIZE,
+						  4096, &f->bulk_gpa);
+		if (!f->bulk)
+			return -ENOSPC;
+	}
+	head = gpu_place(f, q, req, req_len, extra, extra_len, bulk, resp_len,
+			 fence);
+	if (head < 0)
+		return head;
+	ret = vuf_vq_kick(f, q);
+	if (ret < 0)
+		return ret;
+	ret = vuf_vq_wait_used(f, q, &got, &len, -1);
+	if (ret < 0)
+		return ret;
+	if (got != (unsigned)head)
+		return -EPROTO;
+	if (resp_len)
+		memcpy(resp, vuf_gpu_resp(f, q, got), resp_len);
+	return len > INT32_MAX ? INT32_MAX : (int)len;
+}
+
+int
+vuf_gpu_cmd(struct vuf *f, const void *req, size_t req_len, const void *extra,
+	    size_t extra_len, void *resp, size_t resp_len)
+{
+	return gpu_exchange(f, 0, req, req_len, extra, extra_len, NULL, resp,
+			    resp_len);
+}
+
+int
+vuf_gpu_cmd_fenced(struct vuf *f, const void *req, size_t req_len,
+		   const void *extra, size_t extra_len, uint64_t fence_id,
+		   uint32_t ctx_id, void *resp, size_t resp_len)
+{
+	struct fence fence = { .id = fence_id, .ctx_id = ctx_id };
+
+	return gpu_exchange(f, 0, req, req_len, extra, extra_len, &fence, resp,
+			    resp_len);
+}
+
+int
+vuf_gpu_cmd_type(struct vuf *f, const void *req, size_t req_len,
+		 const void *extra, size_t extra_len)
+{
+	struct virtio_gpu_ctrl_hdr h;
+	int ret = vuf_gpu_cmd(f, req, req_len, extra, extra_len, &h, sizeof(h));
+
+	if (ret < 0)
+		return ret;
+	if ((size_t)ret < sizeof(h))
+		return -EPROTO;
+	return (int)h.type;
+}
+
+int
+vuf_gpu_cursor(struct vuf *f, const struct virtio_gpu_update_cursor *c)
+{
+	return gpu_exchange(f, 1, c, sizeof(*c), NULL, 0, NULL, NULL, 0);
+}
+
+int
+vuf_gpu_create_2d(struct vuf *f, uint32_t id, uint32_t format, uint32_t width,
+		  uint32_t height)
+{
+	struct virtio_gpu_resource_create_2d c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+		.resource_id = id,
+		.format = format,
+		.width = width,
+		.height = height,
+	};
+
+	return vuf_gpu_cmd_type(f, &c, sizeof(c), NULL, 0);
+}
+
+int
+vuf_gpu_unref(struct vuf *f, uint32_t id)
+{
+	struct virtio_gpu_resource_unref c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_UNREF,
+		.resource_id = id,
+	};
+
+	return vuf_gpu_cmd_type(f, &c, sizeof(c), NULL, 0);
+}
+
+int
+vuf_gpu_attach_backing(struct vuf *f, uint32_t id,
+		       const struct virtio_gpu_mem_entry *ents, unsigned n)
+{
+	struct virtio_gpu_resource_attach_backing c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING,
+		.resource_id = id,
+		.nr_entries = n,
+	};
+
+	return vuf_gpu_cmd_type(f, &c, sizeof(c), ents, (size_t)n * sizeof(*ents));
+}
+
+int
+vuf_gpu_detach_backing(struct vuf *f, uint32_t id)
+{
+	struct virtio_gpu_resource_detach_backing c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING,
+		.resource_id = id,
+	};
+
+	return vuf_gpu_cmd_type(f, &c, sizeof(c), NULL, 0);
+}
+
+static struct virtio_gpu_rect
+gpu_rect(struct vuf_rect r)
+{
+	return (struct virtio_gpu_rect){ r.x, r.y, r.width, r.height };
+}
+
+int
+vuf_gpu_transfer_2d(struct vuf *f, uint32_t id, struct vuf_rect r,
+		    uint64_t offset)
+{
+	struct virtio_gpu_transfer_to_host_2d c = {
+		.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
+		.r = gpu_rect(r),
+		.offset = offset,
+		.resource_id = id,
+	};
+
+	return vuf_gpu_cmd_type(f, &c, sizeof(c), NULL, 0);
+}
+
+int
+vuf_gpu_flush(struct vuf *f, uint32_t id, struct vuf_rect r)
+{
+	struct virtio_gpu_resource_flush c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH,
+		.r = gpu_rect(r),
+		.resource_id = id,
+	};
+
+	return vuf_gpu_cmd_type(f, &c, sizeof(c), NULL, 0);
+}
+
+int
+vuf_gpu_set_scanout(struct vuf *f, uint32_t scanout, uint32_t id,
+		    struct vuf_rect r)
+{
+	struct virtio_gpu_set_scanout c = {
+		.hdr.type = VIRTIO_GPU_CMD_SET_SCANOUT,
+		.r = gpu_rect(r),
+		.scanout_id = scanout,
+		.resource_id = id,
+	};
+
+	return vuf_gpu_cmd_type(f, &c, sizeof(c), NULL, 0);
+}
+
+/* ---- the display side ---- */
+
+void
+vuf_display_set_mode(struct vuf *f, unsigned scanout, uint32_t width,
+		     uint32_t height, bool enabled)
+{
+	struct virtio_gpu_display_one *m;
+
+	if (scanout >= VUF_MAX_SCANOUTS)
+		return;
+	m = &f->display.info.pmodes[scanout];
+	m->r = (struct virtio_gpu_rect){ 0, 0, width, height };
+	m->enabled = enabled;
+	m->flags = 0;
+}
+
+int
+vuf_display_set_edid(struct vuf *f, const void *edid, size_t size)
+{
+	if (size > sizeof(f->display.edid))
+		return -EINVAL;
+	memset(f->display.edid, 0, sizeof(f->display.edid));
+	if (size)
+		memcpy(f->display.edid, edid, size);
+	f->display.edid_size = (uint32_t)size;
+	return 0;
+}
+
+void
+vuf_display_pause(struct vuf *f, bool paused)
+{
+	f->display.paused = paused;
+}
+
+int
+vuf_display_wait(struct vuf *f, bool (*done)(struct vuf *f, void *arg),
+		 void *arg, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_or_default(f, timeout_ms);
+
+	for (;;) {
+		int ret;
+
+		if (done(f, arg))
+			return 0;
+		ret = wait_event(f, -1, deadline, -1);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+struct count_arg {
+	uint32_t request;
+	unsigned n;
+};
+
+static bool
+count_reached(struct vuf *f, void *arg)
+{
+	const struct count_arg *a = arg;
+
+	return f->display.count[a->request] >= a->n;
+}
+
+int
+vuf_display_wait_count(struct vuf *f, uint32_t request, unsigned n,
+		       int timeout_ms)
+{
+	struct count_arg a = { .request = request, .n = n };
+
+	if (request >= VUF_DISPLAY_MSG_MAX)
+		return -EINVAL;
+	return vuf_display_wait(f, count_reached, &a, timeout_ms);
+}
+
+uint32_t
+vuf_display_pixel(struct vuf *f, unsigned s, uint32_t x, uint32_t y)
+{
+	const struct vuf_scanout *so;
+
+	if (s >= VUF_MAX_SCANOUTS)
+		return 0;
+	so = &f->display.scanout[s];
+	if (x >= so->width || y >= so->height)
+		return 0;
+	return so->fb[(size_t)y * so->width + x];
+}
+
+int
+vuf_display_send(struct vuf *f, uint32_t request, uint32_t flags,
+		 const void *payload, uint32_t size)
+{
+	struct vu_hdr h = { .request = request, .flags = flags, .size = size };
+	int64_t deadline = now_ms() + f->timeout_ms;
+	int ret;
+
+	if (f->display_fd < 0)
+		return -ENOTCONN;
+	trace_msg(f, "->", "display", &h, 0);
+	ret = send_all(f->display_fd, &h, sizeof(h), NULL, 0, deadline);
+	if (ret == 0 && size)
+		ret = send_all(f->display_fd, payload, size, NULL, 0, deadline);
+	return ret;
+}
+
+int
+vuf_gpu_replace_socket(struct vuf *f, uint32_t flags, int *old_fd)
+{
+	int sv[2];
+	int ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	*old_fd = f->display_fd;
+	f->display_fd = -1;
+	ret = vuf_request(f, VU_GPU_SET_SOCKET, flags, NULL, 0, &sv[1], 1);
+	close(sv[1]);
+	if (ret < 0 && ret != -EREMOTEIO) {
+		close(sv[0]);
+		return ret;
+	}
+	f->display_fd = sv[0];
+	set_nonblock(f->display_fd);
+	return ret;
 }
