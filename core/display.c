@@ -134,7 +134,10 @@ tx_submit(struct display *d, struct display_io *io)
 	memset(&io->tx_mh, 0, sizeof(io->tx_mh));
 	io->tx_mh.msg_iov = io->iov + io->first;
 	io->tx_mh.msg_iovlen = n;
-	loop_sendmsg(d->loop, &io->tx_op, io->fd, &io->tx_mh, 0);
+	/* MSG_WAITALL: io_uring keeps sending until all of it is out (or
+	 * the socket fails), instead of waking us for every socket-buffer
+	 * worth of a large frame; short sends are still handled below. */
+	loop_sendmsg(d->loop, &io->tx_op, io->fd, &io->tx_mh, MSG_WAITALL);
 }
 
 static void

@@ -412,6 +412,11 @@ cmd_set_scanout(struct gpu *g, const struct virtio_gpu_set_scanout *c)
 	s->r = c->r;
 	if (s->width != c->r.width || s->height != c->r.height)
 		s->config_dirty = true;
+	/* A renderer's frame is in the renderer: fetch it now, or the
+	 * display would show a stale buffer until the next flush. */
+	if (r->virgl && virgl_read_rect(r->id, r->height, &c->r, r->data,
+					r->stride) < 0)
+		log_limited(LOG_LVL_WARN, "resource %u: read-back failed", r->id);
 	/* New content for the whole scanout. */
 	s->damage = (struct virtio_gpu_rect){ 0, 0, c->r.width, c->r.height };
 	return VIRTIO_GPU_RESP_OK_NODATA;
