@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2811,4 +2812,111 @@ Test(gpu2d, late_display_reply_after_queue_stop)
 Test(gpu2d, late_display_reply_after_memory_change)
 {
 	late_reply(true);
+}
+
+/* ---- fault injection: the frontend misbehaves while work is in flight ---- */
+
+TestSuite(faults, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+
+/* The frontend goes away while a 3 MiB UPDATE is stuck half-written:
+ * the daemon exits 0 (and, under the sanitizers, frees everything). */
+Test(faults, hangup_mid_frame)
+{
+	struct image im;
+	int st;
+
+	vuf_display_set_mode(&F, 0, 1024, 768, true);
+	start();
+	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	image_fill(&im, 3);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
+	show(0, &im);
+	vuf_display_pause(&F, true);
+	NODATA(vuf_gpu_flush(&F, 1, full(&im)));
+	NODATA(vuf_gpu_flush(&F, 1, full(&im)));
+	vuf_hangup(&F);
+	st = vuf_wait_exit(&F, VUF_TIMEOUT_MS);
+	cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "wait status %d\nstderr:\n%s", st, F.err);
+	image_free(&im);
+}
+
+/* The display peer closes while an UPDATE is being written: the device
+ * carries on without a display and answers GET_DISPLAY_INFO itself. */
+Test(faults, display_closed_mid_update)
+{
+	struct virtio_gpu_resp_display_info info;
+	struct image im;
+	int fds;
+
+	vuf_display_set_mode(&F, 0, 1024, 768, true);
+	start();
+	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	image_fill(&im, 4);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
+	show(0, &im);
+	fds = vuf_count_fds(&F);
+	vuf_display_pause(&F, true);
+	NODATA(vuf_gpu_flush(&F, 1, full(&im)));
+	close(F.display_fd);
+	F.display_fd = -1;
+	for (unsigned i = 0; i < 20; i++)
+		NODATA(vuf_gpu_flush(&F, 1, full(&im)));
+	get_display_info(&info);
+	cr_expect_eq(info.pmodes[0].enabled, 1);
+	expect_alive();
+	/* The daemon closed its end of the dead display socket. */
+	expect_fds(fds - 1);
+	image_free(&im);
+}
+
+/* The frontend closes its copies of the kick and call eventfds and sets
+ * new ones: the daemon's own copies kept it working meanwhile, the old
+ * ones are closed when replaced, and the fd count ends where it began. */
+Test(faults, kick_and_call_fds_closed_and_replaced)
+{
+	struct image im;
+	int fds, kick, call;
+
+	start();
+	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64, 0);
+	fds = vuf_count_fds(&F);
+	/* Our copies go; the daemon's stay valid. */
+	close(F.vq[0].kick_fd);
+	close(F.vq[0].call_fd);
+	kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	cr_assert(kick >= 0 && call >= 0);
+	F.vq[0].kick_fd = kick;
+	F.vq[0].call_fd = call;
+	OK(vuf_set_vring_fd(&F, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, call));
+	OK(vuf_set_vring_fd(&F, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 0, kick));
+	/* The queue runs on the new pair. */
+	for (unsigned i = 0; i < 50; i++)
+		NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
+	expect_fds(fds);
+	image_free(&im);
+}
+
+/* A flood of kicks with nothing in the ring: each is read and finds no
+ * work; the daemon stays responsive and a real command then works. */
+Test(faults, kick_flood_with_empty_ring)
+{
+	struct image im;
+	uint64_t one = 1;
+	int fds;
+
+	start();
+	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64, 0);
+	fds = vuf_count_fds(&F);
+	for (unsigned i = 0; i < 100000; i++) {
+		cr_assert_eq(write(F.vq[0].kick_fd, &one, sizeof(one)), 8);
+		if (i % 4096 == 0)
+			cr_assert_eq(write(F.vq[1].kick_fd, &one, sizeof(one)), 8);
+	}
+	expect_alive();
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
+	NODATA(vuf_gpu_flush(&F, 1, full(&im)));
+	expect_fds(fds);
+	image_free(&im);
 }
