@@ -399,7 +399,7 @@ cmd_set_scanout(struct gpu *g, const struct virtio_gpu_set_scanout *c)
 	if (r->virgl && !r->data) {
 		/* Frames are read back from the renderer into host memory
 		 * and sent from there (no dmabuf path yet). */
-		if (r->bpp != 4 || r->width > GPU_MAX_SCANOUT_SIZE * 4)
+		if (r->bpp != 4)
 			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 		r->data = calloc(r->height, (size_t)r->stride);
 		if (!r->data)
@@ -1656,7 +1656,7 @@ gpu_start_virgl(struct gpu *g, const char **why)
 		}
 	}
 	g->virgl = true;
-	g->config.num_capsets = VIRGL_NUM_CAPSETS;
+	g->config.num_capsets = virgl_num_capsets();
 	return 0;
 }
 

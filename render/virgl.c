@@ -132,8 +132,10 @@ virgl_start(struct gpu *g, const char *render_node, bool surfaceless,
 	}
 	if (surfaceless) {
 		flags |= VIRGL_RENDERER_USE_SURFACELESS;
-		log_info("virgl: no render node; rendering on EGL surfaceless "
-			 "(Mesa's software driver where there is no GPU)");
+		log_info("virgl: rendering on EGL surfaceless (%s)",
+			 vs.node[0] ? "--surfaceless" :
+			 "no render node: Mesa's software driver where there is no GPU");
+		vs.node[0] = 0;
 	} else {
 		log_info("virgl: rendering on %s (GBM + EGL)", vs.node);
 	}
@@ -141,7 +143,15 @@ virgl_start(struct gpu *g, const char *render_node, bool surfaceless,
 	ret = virgl_renderer_init(g, flags, &callbacks);
 	if (ret) {
 		*why = "virglrenderer could not start (EGL/GL too old or missing?)";
-		return ret < 0 ? ret : -EIO;
+		return -EIO;
+	}
+	/* Fences complete on virglrenderer's sync thread and are announced
+	 * on this fd; we never poll, so without it they would never be
+	 * seen. */
+	if (virgl_renderer_get_poll_fd() < 0) {
+		virgl_renderer_cleanup(g);
+		*why = "virglrenderer offers no fence fd (built without thread sync?)";
+		return -ENOTSUP;
 	}
 	for (unsigned i = 0; i < VIRGL_NUM_CAPSETS; i++)
 		virgl_renderer_get_cap_set(i + 1, &vs.capset_ver[i],
@@ -186,11 +196,18 @@ virgl_poll(struct gpu *g)
 		virgl_renderer_poll();
 }
 
+unsigned
+virgl_num_capsets(void)
+{
+	/* VIRGL2 only where virglrenderer has it (VIRGL always). */
+	return vs.capset_size[1] ? 2 : 1;
+}
+
 uint32_t
 virgl_capset_info(uint32_t index, uint32_t *id, uint32_t *max_ver,
 		  uint32_t *max_size)
 {
-	if (index >= VIRGL_NUM_CAPSETS || !vs.capset_size[index])
+	if (index >= virgl_num_capsets() || !vs.capset_size[index])
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	*id = index + 1;	/* VIRTIO_GPU_CAPSET_VIRGL, _VIRGL2 */
 	*max_ver = vs.capset_ver[index];
@@ -452,6 +469,7 @@ virgl_reset(struct gpu *g)
 #else /* VUGPU_NO_VIRGL */
 
 bool virgl_available(void) { return false; }
+unsigned virgl_num_capsets(void) { return 0; }
 int virgl_start(struct gpu *g, const char *n, bool s, const char **why)
 {
 	*why = "this vugpu was built without virglrenderer (--disable-virgl)";

@@ -42,6 +42,9 @@ int virgl_poll_fd(void);
 /* Fences may have completed: deliver them (calls gpu_virgl_fence_done). */
 void virgl_poll(struct gpu *g);
 
+/* How many capsets the renderer offers (num_capsets in the config). */
+unsigned virgl_num_capsets(void);
+
 /* Capsets: 0 or a VIRTIO_GPU_RESP_ERR_*. */
 uint32_t virgl_capset_info(uint32_t index, uint32_t *id, uint32_t *max_ver,
 			   uint32_t *max_size);

@@ -2855,6 +2855,9 @@ Test(faults, display_closed_mid_update)
 	image_fill(&im, 4);
 	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
 	show(0, &im);
+	/* After a control round trip: the last SET_VRING_CALL (no reply
+	 * asked) may still be between its fd's arrival and its handler. */
+	barrier();
 	fds = vuf_count_fds(&F);
 	vuf_display_pause(&F, true);
 	NODATA(vuf_gpu_flush(&F, 1, full(&im)));
@@ -2880,6 +2883,9 @@ Test(faults, kick_and_call_fds_closed_and_replaced)
 
 	start();
 	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64, 0);
+	/* After a control round trip: the last SET_VRING_CALL (no reply
+	 * asked) may still be between its fd's arrival and its handler. */
+	barrier();
 	fds = vuf_count_fds(&F);
 	/* Our copies go; the daemon's stay valid. */
 	close(F.vq[0].kick_fd);
@@ -2908,6 +2914,9 @@ Test(faults, kick_flood_with_empty_ring)
 
 	start();
 	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 64, 64, 0);
+	/* After a control round trip: the last SET_VRING_CALL (no reply
+	 * asked) may still be between its fd's arrival and its handler. */
+	barrier();
 	fds = vuf_count_fds(&F);
 	for (unsigned i = 0; i < 100000; i++) {
 		cr_assert_eq(write(F.vq[0].kick_fd, &one, sizeof(one)), 8);
