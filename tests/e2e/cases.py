@@ -230,6 +230,189 @@ def case_qemu_killed(ctx):
         raise E2EError("the backend %s, not with status 0" % exit_status(rc))
 
 
+# The host's userland, shared read-only with the guest (guest/hostroot chroots into it):
+# the guest runs the host's Mesa, whose virgl driver talks to the guest's kernel.
+HOSTROOT_ARGS = ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on"]
+GLFLIP_PALETTE = [0xd02040, 0x20d060, 0x4060d0, 0xe0c020]   # as in guest/glflip.c
+KMSCUBE_BG = 0x808080    # kmscube's glClearColor(0.5, 0.5, 0.5, 1.0)
+
+
+def glflip_check(w, h, tl, tr, bl, br):
+    """glflip's frame, every pixel: four quadrants, a white 32x32 square at (16,16)."""
+    def check(img):
+        if (img.width, img.height) != (w, h):
+            return "size %dx%d, not %dx%d" % (img.width, img.height, w, h)
+        hw, hh = w // 2, h // 2
+        for name, (x, y, qw, qh, c) in (("top left", (0, 0, hw, hh, tl)),
+                                        ("top right", (hw, 0, w - hw, hh, tr)),
+                                        ("bottom left", (0, hh, hw, h - hh, bl)),
+                                        ("bottom right", (hw, hh, w - hw, h - hh, br))):
+            hist = img.colors(x, y, qw, qh)
+            want = {c: qw * qh}
+            if name == "top left":
+                want = {c: qw * qh - 32 * 32, 0xffffff: 32 * 32}
+            if hist != want:
+                got = sorted(hist.items(), key=lambda kv: -kv[1])[:4]
+                return "%s quadrant is not %s (seen: %s)" % (
+                    name, hexc(c), ", ".join("%s x%d" % (hexc(k), n) for k, n in got))
+        return rect_check([(16, 16, 32, 32, 0xffffff)], background=tl)(img)
+    return check
+
+
+def kmscube_check(w, h, prev=None):
+    """A kmscube frame: its grey background with a shaded cube in the middle (many
+    distinct, some strongly coloured, pixels), the corners untouched; with prev, the
+    cube has moved since that frame."""
+    def check(img):
+        if (img.width, img.height) != (w, h):
+            return "size %dx%d, not %dx%d" % (img.width, img.height, w, h)
+        for x, y in ((0, 0), (w - 64, 0), (0, h - 64), (w - 64, h - 64)):
+            bad = img.mismatches(x, y, 64, 64, KMSCUBE_BG)
+            if bad:
+                return "%d pixels of the corner at (%d,%d) are not kmscube's %s" % (
+                    bad, x, y, hexc(KMSCUBE_BG))
+        hist = img.colors(0, 0, w, h, 2)
+        total = sum(hist.values())
+        bg = hist.get(KMSCUBE_BG, 0)
+        if not 0.50 * total < bg < 0.97 * total:
+            return "%.1f%% of the screen is the background %s (want 50-97%%)" % (
+                100.0 * bg / total, hexc(KMSCUBE_BG))
+        # The cube: a smooth-shaded solid (hundreds of colours; a console has 16).
+        cube = img.colors(w // 2 - 300, h // 2 - 300, 600, 600)
+        if len(cube) < 500:
+            return "only %d distinct colours around the centre" % len(cube)
+        vivid = sum(n for c, n in cube.items()
+                    if max(c >> 16, (c >> 8) & 0xff, c & 0xff) -
+                    min(c >> 16, (c >> 8) & 0xff, c & 0xff) >= 0x80)
+        if vivid < 1000:
+            return "only %d strongly coloured pixels around the centre" % vivid
+        if prev is not None:
+            moved = img.differing(prev, w // 2 - 300, h // 2 - 300, 600, 600, 2)
+            if moved < 500:
+                return "the cube did not move (%d of 90000 sampled pixels changed)" % moved
+        return None
+    return check
+
+
+def console_check(img):
+    """fbcon's framebuffer, cleared by init: black, but for a prompt at most."""
+    hist = img.colors(0, 0, img.width, img.height, 4)
+    if hist.get(BLACK, 0) < 0.95 * sum(hist.values()):
+        return "not the console: %s" % ", ".join(
+            "%s %.1f%%" % (hexc(c), p) for c, p in img.dominant(3))
+    return None
+
+
+def backend_errors(g):
+    try:
+        with open(g.log("backend.log"), "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [ln for ln in lines if re.search(r"\berror\b|CRITICAL|assert", ln, re.I)]
+
+
+def case_virgl_gl(ctx):
+    """3D: the host's Mesa in the guest (virgl driver), glflip and kmscube on KMS."""
+    if not os.path.exists("/usr/bin/kmscube"):
+        raise E2EError("no /usr/bin/kmscube on the host (run tests/e2e/setup.sh)")
+    g = boot(ctx, device="vhost-user-gpu-pci", conn="fd", backend_extra=["--virgl"],
+             extra_args=HOSTROOT_ARGS)
+    _, text = g.sh("dmesg | grep -F '[drm] features:'")
+    if "+virgl" not in text:
+        raise E2EError("the guest's virtio-gpu has no virgl feature:\n" + text)
+    rc, _ = g.sh("test -x /bin/glflip", check=False)
+    if rc:
+        raise E2EError("no glflip in the initramfs: mkinitramfs.sh found no "
+                       "EGL/GLESv2/GBM/libdrm development files (run tests/e2e/setup.sh)")
+
+    # Mesa's loader picks the DRI driver from the kernel driver's name.
+    t0 = time.monotonic()
+    rc, text = g.sh("hostroot eglinfo 2>&1 | grep -A 6 '^GBM platform'", T_CMD * 2,
+                    check=False)
+    m = re.search(r"EGL driver name: (\S+)", text)
+    if rc == 125 or not m:
+        raise E2EError("eglinfo in the host's userland found no GBM EGL driver:\n" + text)
+    if m.group(1) != "virtio_gpu":
+        raise E2EError("EGL's driver on the guest's card0 is %s, not virtio_gpu" % m.group(1))
+    ctx.note("eglinfo %.1f s" % (time.monotonic() - t0))
+
+    # glflip: exact frames (colours, orientation), SETCRTC then page flips.
+    cmd = g.start_cmd("cp /bin/glflip /tmp/ && hostroot /tmp/glflip -s -n 4 -H")
+    m = g.expect(r"RENDERER ([^\r\n]*)\r?\n", T_CMD * 2, "glflip's GL_RENDERER")
+    renderer = m.group(1).decode(errors="replace")
+    if not renderer.startswith("virgl"):
+        raise E2EError("glflip's GL_RENDERER is %r, not virgl" % renderer)
+    ctx.note("GL_RENDERER %s" % renderer)
+    for k in range(4):
+        m = g.expect(r"FRAME (\d+) tl=(\w{6}) tr=(\w{6}) bl=(\w{6}) br=(\w{6}) via=(\w+) "
+                     r"size=(\d+)x(\d+)\r?\n", T_CMD, "glflip's FRAME %d" % k)
+        quads = [GLFLIP_PALETTE[(k + i) % 4] for i in range(4)]
+        if int(m.group(1)) != k or [int(m.group(i), 16) for i in range(2, 6)] != quads:
+            raise E2EError("glflip printed %r for frame %d" % (m.group(0), k))
+        w, h = int(m.group(7)), int(m.group(8))
+        g.wait_screen(glflip_check(w, h, *quads),
+                      "glflip frame %d (%s)" % (k, m.group(6).decode()))
+        if k == 1:
+            g.screendump().save_png(g.log("glflip.png"))
+        g.send("\n")
+    g.expect(r"HOLD", T_CMD, "glflip holding")
+    g.send("\n")
+    g.wait_cmd(cmd)
+    # The client left: fbcon's own framebuffer is on the screen again.
+    g.wait_screen(console_check, "the console after glflip")
+
+    # kmscube: a real GL client (shaders, depth, smooth shading) spinning until told to
+    # stop.  It leaves ("user interrupted!") as soon as its stdin is readable, so its
+    # stdin is a FIFO that this shell holds open (fd 3) and writes a line to at the end.
+    g.sh("mkfifo /tmp/kmscube.in && "
+         "{ hostroot stdbuf -oL kmscube -c 1000000 </tmp/kmscube.in >/tmp/kmscube.log 2>&1 & } && "
+         "echo $! >/tmp/kmscube.pid && exec 3>/tmp/kmscube.in")
+    deadline = time.monotonic() + T_CMD * 2
+    while True:
+        _, text = g.sh("grep 'renderer:' /tmp/kmscube.log; "
+                       "kill -0 $(cat /tmp/kmscube.pid) && echo kmscube-'alive'; true")
+        m = re.search(r'renderer: "([^"\r\n]*)"', text)
+        if m:
+            break
+        if "kmscube-alive" not in text or time.monotonic() > deadline:
+            raise E2EError("kmscube printed no renderer (%.0f s):\n%s" % (
+                time.monotonic() - deadline + T_CMD * 2,
+                g.sh("tail -c 2000 /tmp/kmscube.log")[1]))
+        time.sleep(1)
+    kms_renderer = m.group(1)
+    if not kms_renderer.startswith("virgl"):
+        raise E2EError("kmscube's renderer is %r, not virgl" % kms_renderer)
+    first = g.wait_screen(kmscube_check(w, h), "kmscube's cube")
+    first.save_png(g.log("kmscube-1.png"))
+    second = g.wait_screen(kmscube_check(w, h, first), "kmscube's cube, moved")
+    second.save_png(g.log("kmscube-2.png"))
+    # It prints its frame rate every 2 s: it goes on rendering and flipping.
+    deadline = time.monotonic() + T_CMD
+    while True:
+        _, text = g.sh("grep Rendered /tmp/kmscube.log; true")
+        fps = re.findall(r"Rendered (\d+) frames in ([0-9.]+) sec \(([0-9.]+) fps\)", text)
+        if fps and int(fps[-1][0]) >= 30:
+            break
+        if time.monotonic() > deadline:
+            raise E2EError("kmscube rendered no 30 frames in %.0f s: %s" % (T_CMD, text))
+        time.sleep(1)
+    _, text = g.sh("echo stop >&3; wait $(cat /tmp/kmscube.pid); echo kmscube-status=$?; "
+                   "exec 3>&-; grep -E 'Rendered|failed|interrupted' /tmp/kmscube.log; true")
+    st = re.search(r"kmscube-status=(\d+)", text)
+    if not st or st.group(1) != "0" or "user interrupted" not in text:
+        raise E2EError("kmscube did not run until told to stop (status %s):\n%s"
+                       % (st and st.group(1), g.sh("tail -c 2000 /tmp/kmscube.log")[1]))
+    fps = re.findall(r"Rendered (\d+) frames in ([0-9.]+) sec \(([0-9.]+) fps\)", text) or fps
+    ctx.note("kmscube %s frames in %s s" % fps[-1][:2])
+    g.wait_screen(console_check, "the console after kmscube")
+    if g.be.poll() is not None:
+        raise E2EError("the backend %s" % exit_status(g.be.returncode))
+    errs = backend_errors(g)
+    if errs:
+        raise E2EError("the backend logged errors:\n" + "\n".join(errs[:20]))
+
+
 CASES = [
     ("pci-socket-path", display_case("vhost-user-gpu-pci", "socket")),
     ("pci-fd", display_case("vhost-user-gpu-pci", "fd")),
@@ -240,4 +423,5 @@ CASES = [
     ("drm-flip", case_drm_flip),
     ("mode-change", case_mode_change),
     ("qemu-killed", case_qemu_killed),
+    ("virgl-gl", case_virgl_gl),
 ]

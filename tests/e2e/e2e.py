@@ -106,6 +106,17 @@ class Image:
                 hist[c] = hist.get(c, 0) + 1
         return hist
 
+    def differing(self, other, x, y, w, h, step=1):
+        """Pixels of the rectangle that differ between this image and other (same size)."""
+        n = 0
+        for yy in range(max(y, 0), min(y + h, self.height, other.height), step):
+            for xx in range(max(x, 0), min(x + w, self.width, other.width), step):
+                o = (yy * self.width + xx) * 3
+                p = (yy * other.width + xx) * 3
+                if self.rgb[o:o + 3] != other.rgb[p:p + 3]:
+                    n += 1
+        return n
+
     def mismatches(self, x, y, w, h, color):
         """Pixels in the rectangle that are not exactly color."""
         hist = self.colors(x, y, w, h)
@@ -225,13 +236,17 @@ class Guest:
     """One QEMU + backend + guest.  Use as a context manager."""
 
     def __init__(self, logdir, e2e_dir, device="vhost-user-gpu-pci", conn="socket",
-                 reboot=False, backend=None, extra_args=(), display="none"):
+                 reboot=False, backend=None, extra_args=(), display="none",
+                 backend_extra=()):
         assert device in ("vhost-user-gpu-pci", "vhost-user-vga")
         assert conn in ("socket", "fd")
         self.logdir, self.e2e_dir = logdir, e2e_dir
         self.device, self.conn, self.reboot_ok = device, conn, reboot
         self.backend = backend or backend_path()
         self.extra_args, self.display = list(extra_args), display
+        # Backend arguments this guest needs (e.g. --virgl) on top of $E2E_BACKEND_ARGS.
+        self.backend_args = backend_args() + [a for a in backend_extra
+                                              if a not in backend_args()]
         self.be = self.qemu = None
         self.serial = self.qmp_sock = None
         self.out = b""          # all serial output so far
@@ -263,7 +278,7 @@ class Guest:
             path = os.path.join(self.logdir, "gpu.sock")
             if os.path.exists(path):
                 os.unlink(path)
-            argv = [self.backend, "--socket-path", path] + backend_args()
+            argv = [self.backend, "--socket-path", path] + self.backend_args
             self.be = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=be_log,
                                        stderr=subprocess.STDOUT, start_new_session=True)
             deadline = time.monotonic() + T_SOCKET
@@ -276,7 +291,7 @@ class Guest:
             gpu_chardev = "socket,id=vgpu,path=" + path
         else:
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            argv = [self.backend, "--fd", str(mine.fileno())] + backend_args()
+            argv = [self.backend, "--fd", str(mine.fileno())] + self.backend_args
             self.be = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=be_log,
                                        stderr=subprocess.STDOUT, start_new_session=True,
                                        pass_fds=[mine.fileno()])

@@ -50,15 +50,30 @@ ln -s busybox "$stage/bin/sh"
 cp "$here/guest/init" "$stage/init"
 chmod 755 "$stage/init"
 cp "$dir/guest/drmflip" "$dir/guest/fbfill" "$stage/bin/"
+cp "$here/guest/hostroot" "$stage/bin/hostroot"
+chmod 755 "$stage/bin/hostroot"
+# glflip is the exception: a GLES2 client linked against the host's Mesa, run in the
+# guest chrooted into the host's userland (hostroot), for the 3D case.  Without the
+# GL development packages (setup.sh installs them) only that case cannot run.
+rm -f "$dir/guest/glflip"
+if gl=$(pkg-config --cflags --libs egl glesv2 gbm libdrm 2>/dev/null); then
+	# shellcheck disable=SC2086 # $gl is a list of flags
+	$CC -O2 -Wall -Wextra -std=gnu11 -o "$dir/guest/glflip" "$here/guest/glflip.c" $gl
+	cp "$dir/guest/glflip" "$stage/bin/"
+else
+	echo "mkinitramfs: no EGL/GLESv2/GBM/libdrm development files: no glflip" >&2
+fi
 
 # Wanted modules and their dependencies, in load order (a module's dependencies are
 # listed in modules.dep so that the last one is loaded first).  A module built into
-# this kernel is simply not found there and needs nothing.
-want="virtio_pci virtio_rng virtio_gpu"
-awk -v want="$want" '
+# this kernel is simply not found there and needs nothing.  modlist WANT SKIP prints
+# them, leaving out those already listed in the file SKIP.
+modlist() {
+	awk -v want="$1" '
 	function key(path,   b) {
 		b = path; sub(/.*\//, "", b); sub(/\.ko.*$/, "", b); gsub(/-/, "_", b); return b
 	}
+	FILENAME == ARGV[1] { seen[$0] = 1; next }
 	{ f = $1; sub(/:$/, "", f); dep[key(f)] = $0; file[key(f)] = f }
 	END {
 		n = split(want, w, " ")
@@ -70,30 +85,47 @@ awk -v want="$want" '
 		}
 	}
 	function add(f) { if (!(f in seen)) { seen[f] = 1; print f } }
-' "$mods/modules.dep" >"$stage/etc/e2e-modules.src"
-for m in $want; do
-	grep -q "/$(echo "$m" | sed 's/_/[-_]/g')\.ko" "$mods/modules.builtin" ||
-		grep -q "/$(echo "$m" | sed 's/_/[-_]/g')\.ko" "$stage/etc/e2e-modules.src" ||
-		die "module $m is neither built in nor in modules.dep"
-done
-: >"$stage/etc/e2e-modules"
-while read -r f; do
-	src=$mods/$f
-	dst=${f%.xz}
-	dst=${dst%.zst}
-	dst=${dst%.gz}
-	mkdir -p "$stage/lib/modules/$(dirname "$dst")"
-	case $f in
-	*.xz) xz -dc "$src" >"$stage/lib/modules/$dst" ;;
-	*.zst) zstd -qdc "$src" >"$stage/lib/modules/$dst" ;;
-	*.gz) gzip -dc "$src" >"$stage/lib/modules/$dst" ;;
-	*) cp "$src" "$stage/lib/modules/$dst" ;;
-	esac
-	echo "$dst" >>"$stage/etc/e2e-modules"
-done <"$stage/etc/e2e-modules.src"
-rm "$stage/etc/e2e-modules.src"
+	' "$2" "$mods/modules.dep"
+}
+# Unpack the modules listed in the file $1 into the initramfs; list them in $2.
+install_mods() {
+	: >"$2"
+	while read -r f; do
+		src=$mods/$f
+		dst=${f%.xz}
+		dst=${dst%.zst}
+		dst=${dst%.gz}
+		mkdir -p "$stage/lib/modules/$(dirname "$dst")"
+		case $f in
+		*.xz) xz -dc "$src" >"$stage/lib/modules/$dst" ;;
+		*.zst) zstd -qdc "$src" >"$stage/lib/modules/$dst" ;;
+		*.gz) gzip -dc "$src" >"$stage/lib/modules/$dst" ;;
+		*) cp "$src" "$stage/lib/modules/$dst" ;;
+		esac
+		echo "$dst" >>"$2"
+	done <"$1"
+	rm "$1"
+}
+check_mods() {
+	for m in $1; do
+		grep -q "/$(echo "$m" | sed 's/_/[-_]/g')\.ko" "$mods/modules.builtin" ||
+			grep -q "/$(echo "$m" | sed 's/_/[-_]/g')\.ko" "$2" ||
+			die "module $m is neither built in nor in modules.dep"
+	done
+}
+# Loaded by /init at every boot.
+want="virtio_pci virtio_rng virtio_gpu"
+modlist "$want" /dev/null >"$stage/etc/e2e-modules.src"
+check_mods "$want" "$stage/etc/e2e-modules.src"
+# 9p over virtio, for the host's userland shared by QEMU's virtfs: loaded only by
+# hostroot (the GL cases), so the other cases boot as before.
+want9p="9pnet_virtio 9p"
+modlist "$want9p" "$stage/etc/e2e-modules.src" >"$stage/etc/e2e-modules-9p.src"
+check_mods "$want9p" "$stage/etc/e2e-modules-9p.src"
+install_mods "$stage/etc/e2e-modules.src" "$stage/etc/e2e-modules"
+install_mods "$stage/etc/e2e-modules-9p.src" "$stage/etc/e2e-modules-9p"
 
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$dir/initrd.img.tmp"
 mv "$dir/initrd.img.tmp" "$dir/initrd.img"
 cp "$kroot/boot/vmlinuz-$kver" "$dir/vmlinuz"
-echo "mkinitramfs: $dir/vmlinuz ($kver), $dir/initrd.img ($(wc -c <"$dir/initrd.img") bytes; modules: $(tr '\n' ' ' <"$stage/etc/e2e-modules"))" >&2
+echo "mkinitramfs: $dir/vmlinuz ($kver), $dir/initrd.img ($(wc -c <"$dir/initrd.img") bytes; modules: $(tr '\n' ' ' <"$stage/etc/e2e-modules"); on demand: $(tr '\n' ' ' <"$stage/etc/e2e-modules-9p"))" >&2

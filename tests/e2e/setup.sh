@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what the end-to-end tests need: QEMU 10 from bookworm-backports, the guest's
-# userland (busybox-static, cpio, a static C toolchain), and a guest kernel unpacked
-# into E2E_DIR (never into the host's /boot).
+# userland (busybox-static, cpio, a static C toolchain; for the 3D case the host's Mesa,
+# kmscube, mesa-utils and the GL development files), and a guest kernel unpacked into
+# E2E_DIR (never into the host's /boot).
 #
 # Usage: tests/e2e/setup.sh [E2E_DIR]     (default: $E2E_DIR, else build/e2e)
 # Idempotent: a second run changes nothing and downloads nothing.
@@ -113,7 +114,11 @@ if [ ! -x "$dir/qemu72/usr/lib/qemu/vhost-user-gpu" ]; then
 	fi
 fi
 
-pkgs="busybox-static cpio gcc libc6-dev linux-libc-dev libdrm-dev python3 kmod"
+# The 3D case (virgl-gl) runs the host's Mesa in the guest: its virgl driver
+# (libgl1-mesa-dri), kmscube and eglinfo (mesa-utils), and glflip, built against
+# the host's libEGL/libGLESv2/libgbm/libdrm.
+pkgs="busybox-static cpio gcc libc6-dev linux-libc-dev libdrm-dev python3 kmod
+	libgl1-mesa-dri libegl-dev libgles-dev libgbm-dev pkg-config kmscube mesa-utils"
 want=$(bpo_candidate)
 have=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
 have_gui=$(dpkg-query -W -f='${Version}' qemu-system-gui 2>/dev/null || true)
