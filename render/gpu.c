@@ -51,6 +51,12 @@ res_find(struct gpu *g, uint32_t id)
 	return NULL;
 }
 
+struct gpu_resource *
+gpu_resource_find(struct gpu *g, uint32_t id)
+{
+	return res_find(g, id);
+}
+
 static void
 backing_free(struct gpu_resource *r)
 {
@@ -271,6 +277,10 @@ res_create(struct gpu *g, uint32_t id, uint32_t format, uint32_t width,
 	r->format = format;
 	r->width = width;
 	r->height = height;
+	r->target = 2;		/* PIPE_TEXTURE_2D */
+	r->depth = 1;
+	r->array_size = 1;
+	r->last_level = 0;
 	r->bpp = gpu_format_bpp(format);
 	r->stride = (uint64_t)width * (r->bpp ? r->bpp : 4);
 	r->size = bytes;
@@ -335,6 +345,10 @@ cmd_resource_create_3d(struct gpu *g, const struct virtio_gpu_resource_create_3d
 			 bytes, true, &r);
 	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
 		return ret;
+	r->target = c->target;
+	r->depth = c->depth;
+	r->array_size = c->array_size;
+	r->last_level = c->last_level;
 	if (virgl_resource_create(r->id, c->target, c->format, c->bind, c->width,
 				  c->height, c->depth, c->array_size,
 				  c->last_level, c->nr_samples, c->flags) < 0) {

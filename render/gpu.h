@@ -67,6 +67,7 @@ struct gpu_host_ops {
 struct gpu_resource {
 	uint32_t id;
 	uint32_t format, width, height;
+	uint32_t target, depth, array_size, last_level;	/* 3D shape */
 	unsigned bpp;
 	uint64_t stride;		/* width * bpp */
 	uint64_t size;			/* host bytes */
@@ -188,6 +189,9 @@ extern const struct vu_device_ops gpu_vu_ops;
 int gpu_init(struct gpu *g, const struct gpu_options *opt,
 	     const struct gpu_host_ops *host, void *host_data);
 void gpu_finish(struct gpu *g);
+
+/* The resource the guest knows by id, or NULL. */
+struct gpu_resource *gpu_resource_find(struct gpu *g, uint32_t id);
 
 /* Start 3D (virglrenderer) before serving anyone. 0 or -errno with
  * *why set. */

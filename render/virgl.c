@@ -6,7 +6,8 @@
  * resource parameters, boxes, offsets, strides and the command streams
  * virglrenderer decodes. We check what virglrenderer cannot know (that a
  * context or resource exists as far as the guest is concerned, that a
- * submit's size lies inside its chain and under a cap) and copy each
+ * submit's size lies inside its chain and under a cap), and what it gets
+ * wrong (levels and transfer sizes, see transfer_ok), and copy each
  * command stream once into our own buffer, so that virglrenderer never
  * parses memory the guest can change underneath it. Capset requests are
  * checked for id, version and the response buffer's size before anything
@@ -295,6 +296,121 @@ virgl_ctx_resource(struct gpu *g, uint32_t ctx_id, struct gpu_resource *r,
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/*
+ * virglrenderer 0.10.4 trusts two things it must not: a mip level (kept
+ * in an int and compared only with last_level, so 2^31 and up index
+ * outside its arrays) and the size of a transfer (computed in 32 bits,
+ * so a large stride wraps and an upload reads far past the guest's
+ * buffer). Every transfer is checked here first, in 64 bits.
+ */
+#define MAX_TEXEL_BYTES 16	/* the widest format: 4 x 32-bit */
+
+static bool
+transfer_ok(const struct gpu_resource *r, uint32_t level, uint32_t stride,
+	    uint32_t layer_stride, const struct virtio_gpu_box *b,
+	    uint64_t offset, bool uses_backing)
+{
+	uint64_t layers = r->depth > r->array_size ? r->depth : r->array_size;
+	uint64_t rows, planes, span;
+
+	if (level > r->last_level)
+		return false;
+	if ((uint64_t)b->x + b->w > r->width ||
+	    (uint64_t)b->y + b->h > (r->height ? r->height : 1) ||
+	    (uint64_t)b->z + b->d > (layers ? layers : 1))
+		return false;
+	if (b->w == 0 || b->h == 0 || b->d == 0)
+		return true;
+	/* Strides of 0 mean "packed": bound them by the widest texel. */
+	rows = (uint64_t)(stride ? stride : (uint64_t)r->width * MAX_TEXEL_BYTES) *
+	       (b->h - 1);
+	planes = (uint64_t)(layer_stride ? layer_stride :
+			    (uint64_t)r->width * MAX_TEXEL_BYTES * r->height) *
+		 (b->d - 1);
+	span = rows + planes + (uint64_t)b->w * MAX_TEXEL_BYTES;
+	/* Small enough that virglrenderer's 32-bit sums cannot wrap. */
+	if (span > UINT32_MAX)
+		return false;
+	/* The first byte of the last row must lie in the backing; the
+	 * exact end is virglrenderer's to check, now without wrapping. */
+	if (uses_backing &&
+	    (!r->has_backing || offset > r->backing.len ||
+	     rows + planes > r->backing.len - offset))
+		return false;
+	return true;
+}
+
+/* The fields of stream commands that name a resource and its level. */
+enum {
+	CCMD_BLIT = 16,
+	CCMD_RESOURCE_INLINE_WRITE = 9,
+	CCMD_RESOURCE_COPY_REGION = 17,
+	CCMD_TRANSFER3D = 43,
+	CCMD_COPY_TRANSFER3D = 45,
+	CCMD_CLEAR_TEXTURE = 47,
+};
+
+static bool
+level_ok(struct gpu *g, uint32_t res, uint32_t level)
+{
+	const struct gpu_resource *r = gpu_resource_find(g, res);
+
+	/* An unknown handle is virglrenderer's to refuse; a level no
+	 * texture can have is ours. */
+	return r ? level <= r->last_level : level < 32;
+}
+
+/* A command in the stream: p[0] is its header, p[1..len] its payload. */
+static bool
+stream_cmd_ok(struct gpu *g, const uint32_t *p, uint32_t len)
+{
+	uint32_t cmd = p[0] & 0xff;
+
+	switch (cmd) {
+	case CCMD_RESOURCE_INLINE_WRITE:
+	case CCMD_TRANSFER3D:
+	case CCMD_COPY_TRANSFER3D: {
+		const struct gpu_resource *r;
+		struct virtio_gpu_box b;
+
+		if (len < 11)
+			return true;	/* too short: virglrenderer refuses it */
+		r = gpu_resource_find(g, p[1]);
+		if (!r)
+			return level_ok(g, p[1], p[2]);
+		b = (struct virtio_gpu_box){ p[6], p[7], p[8], p[9], p[10], p[11] };
+		/* TRANSFER3D moves data to or from the attached backing at
+		 * an offset; the others carry or take their data elsewhere. */
+		return transfer_ok(r, p[2], p[4], p[5], &b,
+				   cmd == CCMD_TRANSFER3D && len >= 12 ? p[12] : 0,
+				   cmd == CCMD_TRANSFER3D);
+	}
+	case CCMD_CLEAR_TEXTURE:
+		return len < 2 || level_ok(g, p[1], p[2]);
+	case CCMD_RESOURCE_COPY_REGION:
+		return len < 7 || (level_ok(g, p[1], p[2]) && level_ok(g, p[6], p[7]));
+	case CCMD_BLIT:
+		return len < 14 || (level_ok(g, p[4], p[5]) && level_ok(g, p[13], p[14]));
+	}
+	return true;
+}
+
+/* Walk the copied stream once; every command stays inside it. */
+static bool
+stream_ok(struct gpu *g, const uint32_t *buf, uint32_t ndw)
+{
+	for (uint32_t i = 0; i < ndw;) {
+		uint32_t len = buf[i] >> 16;
+
+		if (len >= ndw - i)
+			return true;	/* virglrenderer stops at it too */
+		if (!stream_cmd_ok(g, buf + i, len))
+			return false;
+		i += len + 1;
+	}
+	return true;
+}
+
 uint32_t
 virgl_submit(struct gpu *g, const struct vring_chain *ch, size_t offset,
 	     uint32_t size, uint32_t ctx_id)
@@ -317,8 +433,14 @@ virgl_submit(struct gpu *g, const struct vring_chain *ch, size_t offset,
 		vs.submit = n;
 		vs.submit_cap = size;
 	}
-	/* One copy: virglrenderer parses our buffer, not guest memory. */
+	/* One copy: virglrenderer parses our buffer, not guest memory, and
+	 * what we checked is what it parses. */
 	iov_to_buf(ch->iov, ch->nout, offset, vs.submit, size);
+	if (!stream_ok(g, (const uint32_t *)vs.submit, size / 4)) {
+		log_limited(LOG_LVL_WARN, "virgl: context %u: command stream with "
+			    "an out-of-range level or transfer refused", ctx_id);
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+	}
 	ret = virgl_renderer_submit_cmd(vs.submit, (int)ctx_id, (int)(size / 4));
 	if (ret) {
 		log_limited(LOG_LVL_WARN, "virgl: context %u: command stream "
@@ -339,8 +461,9 @@ virgl_transfer_3d(struct gpu *g, struct gpu_resource *r,
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
 	if (t->hdr.ctx_id && ctx_find(t->hdr.ctx_id) < 0)
 		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
-	/* virglrenderer checks the box against the resource and the
-	 * transfer against the attached backing. */
+	if (!transfer_ok(r, t->level, t->stride, t->layer_stride, &t->box,
+			 t->offset, true))
+		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	if (to_host)
 		ret = virgl_renderer_transfer_write_iov(r->id, t->hdr.ctx_id,
 							(int)t->level, t->stride,
