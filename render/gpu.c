@@ -982,6 +982,7 @@ ctrl_process(struct gpu *g)
 				g->host->queue_fail(g->host_data, GPU_QUEUE_CTRL);
 				return;
 			}
+			g->used = true;
 			if (ret == -EBADMSG)
 				ctrl_malformed(g, vq, g->chain);
 			else
@@ -1423,9 +1424,29 @@ gpu_set_config(void *impl, const void *buf, uint32_t offset, uint32_t len)
 	return 0;
 }
 
+static void state_reset(struct gpu *g);
+
 static void
 gpu_queue_start(void *impl, unsigned q)
 {
+	struct gpu *g = impl;
+	struct vring_queue *vq = g->host->queue_ring(g->host_data, q);
+
+	/*
+	 * When the guest resets the device (a reboot), QEMU 10 sends
+	 * RESET_DEVICE, which we offer. A frontend that does not only stops
+	 * the queues and starts them again, as for a pause. What differs is
+	 * the ring: a driver that reset the device starts its control ring
+	 * afresh (avail and used at 0), while a paused one goes on where it
+	 * was. Then everything the guest had is forgotten, as a reset
+	 * device would.
+	 */
+	if (q == GPU_QUEUE_CTRL && vq && g->used && vq->last_avail == 0 &&
+	    vq->used_idx == 0) {
+		log_info("control queue restarted from scratch: the guest reset "
+			 "the device; dropping its resources and contexts");
+		state_reset(g);
+	}
 	log_debug("queue %u started", q);
 }
 
@@ -1595,11 +1616,10 @@ resources_free(struct gpu *g)
 	}
 }
 
+/* What the guest created goes: resources, contexts, scanouts, cursor. */
 static void
-gpu_reset(void *impl)
+state_reset(struct gpu *g)
 {
-	struct gpu *g = impl;
-
 	/* A command still waiting on the display is not answered: the
 	 * rings are being reset under it. */
 	g->ctrl_wait = GPU_WAIT_NONE;
@@ -1608,11 +1628,20 @@ gpu_reset(void *impl)
 	/* Scanouts go dark (the display is told so) and every resource
 	 * goes; pixels still being sent are freed once they are out. */
 	resources_free(g);
+	g->cursor_image_dirty = g->cursor_pos_dirty = g->cursor_visible = false;
+	g->used = false;
+	sink_pump(g);
+}
+
+static void
+gpu_reset(void *impl)
+{
+	struct gpu *g = impl;
+
+	state_reset(g);
 	g->features = 0;
 	g->config.events_read = 0;
 	g->config.events_clear = 0;
-	g->cursor_image_dirty = g->cursor_pos_dirty = g->cursor_visible = false;
-	sink_pump(g);
 }
 
 const struct vu_device_ops gpu_vu_ops = {

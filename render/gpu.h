@@ -158,6 +158,7 @@ struct gpu {
 	struct vring_chain *chain;	/* control chain being handled */
 	struct vring_chain *cursor_chain;
 	bool processing;
+	bool used;			/* the control queue has carried commands */
 
 	/* A new display socket that waits for the send in flight. */
 	bool display_switch;

@@ -2929,3 +2929,41 @@ Test(faults, kick_flood_with_empty_ring)
 	expect_fds(fds);
 	image_free(&im);
 }
+
+/*
+ * A guest reboot: QEMU stops the queues and starts them again with no
+ * other message, as for a pause, but the driver has reset its rings (base
+ * and used index 0). The device must then forget what the guest had: the
+ * rebooted guest creates resource 1 again and must not find the old one.
+ * (A pause keeps everything: see stop_and_start_again.)
+ */
+Test(gpu2d, guest_reset_forgets_resources)
+{
+	struct image im, again;
+	unsigned scanouts;
+
+	start();
+	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 200, 100, 0);
+	image_fill(&im, 1);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
+	show(0, &im);
+	RESP(VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
+	     vuf_gpu_create_2d(&F, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 8, 8));
+
+	OK(vuf_qemu_stop(&F, VUF_QEMU_10_0));
+	for (unsigned q = 0; q < 2; q++)
+		OK(vuf_vq_layout(&F, q, F.vq[q].num, F.vq[q].desc_gpa));
+	scanouts = F.display.scanout[0].scanouts;
+	OK(vuf_qemu_start(&F, VUF_QEMU_10_0));
+
+	/* The old scanout went dark, and id 1 is free again. */
+	OK(vuf_display_wait_count(&F, DPY_SCANOUT, 1, -1));
+	image_new(&again, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 320, 200, 0);
+	image_fill(&again, 2);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&again), 0));
+	show(0, &again);
+	cr_expect_gt(F.display.scanout[0].scanouts, scanouts);
+	cr_expect_eq(F.display.scanout[0].width, 320);
+	image_free(&again);
+	image_free(&im);
+}
