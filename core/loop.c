@@ -131,16 +131,6 @@ loop_cancel(struct loop *l, struct loop_op *op)
 }
 
 void
-loop_signal_eventfd(struct loop *l, int fd)
-{
-	static const uint64_t one = 1;
-	struct io_uring_sqe *sqe = get_sqe(l);
-
-	io_uring_prep_write(sqe, fd, &one, sizeof(one), (uint64_t)-1);
-	io_uring_sqe_set_data(sqe, NULL);
-}
-
-void
 loop_defer(struct loop *l, struct loop_defer *d, loop_defer_fn *fn)
 {
 	if (d->queued)

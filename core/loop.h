@@ -6,7 +6,7 @@
  * the completion calls op->done, which finds the owner with container_of.
  * An owner with an op in flight is freed only from that op's final
  * completion. A user_data of 0 marks fire-and-forget SQEs whose
- * completions are dropped (cancels, eventfd signals).
+ * completions are dropped (cancels).
  *
  * Work that should happen once per turn (publishing used entries,
  * flushing display damage) is queued with loop_defer and runs after the
@@ -91,8 +91,5 @@ void loop_accept(struct loop *l, struct loop_op *op, int fd);
 /* Ask for op to complete early (it completes with -ECANCELED or its
  * result). The completion still arrives and must be waited for. */
 void loop_cancel(struct loop *l, struct loop_op *op);
-
-/* Write an 8-byte eventfd increment of 1; the completion is dropped. */
-void loop_signal_eventfd(struct loop *l, int fd);
 
 #endif /* CORE_LOOP_H */

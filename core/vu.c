@@ -18,6 +18,7 @@
  * protocol works anyway (the frontend waits for each reply).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,12 +57,18 @@ has_protocol_feature(const struct vu_dev *dev, unsigned bit)
 
 /* ---------- kicks ---------- */
 
-static void kick_handle_read(struct loop_op *op, int res, unsigned flags);
+static void kick_handle_poll(struct loop_op *op, int res, unsigned flags);
 
 static void
 kick_arm(struct vu_dev *dev, struct vu_kick *k)
 {
-	loop_read(dev->loop, &k->op, k->fd, &k->val, sizeof(k->val));
+	/*
+	 * One multishot poll per kick fd, cleared with read(2) when it
+	 * fires: cheaper than a read op armed for every kick, and it never
+	 * sends the read to an io_uring worker thread, which a blocking
+	 * eventfd (the spec does not forbid one) would.
+	 */
+	loop_poll_multi(dev->loop, &k->op, k->fd, POLLIN);
 }
 
 static struct vu_kick *
@@ -71,7 +78,7 @@ kick_create(struct vu_dev *dev, unsigned q, int fd)
 
 	if (!k)
 		return NULL;
-	loop_op_init(&k->op, kick_handle_read);
+	loop_op_init(&k->op, kick_handle_poll);
 	k->dev = dev;
 	k->q = q;
 	k->fd = fd;
@@ -94,28 +101,52 @@ kick_detach(struct vu_dev *dev, struct vu_kick *k)
 }
 
 static void
-kick_handle_read(struct loop_op *op, int res, unsigned flags)
+kick_handle_poll(struct loop_op *op, int res, unsigned flags)
 {
 	struct vu_kick *k = container_of(op, struct vu_kick, op);
 	struct vu_dev *dev = k->dev;
+	bool more = flags & IORING_CQE_F_MORE;
 
 	if (!dev) {
-		close(k->fd);
-		free(k);
+		/* Detached: free at the last completion only. */
+		if (!more) {
+			close(k->fd);
+			free(k);
+		}
 		return;
 	}
-	if (res < 0 && res != -EINTR && res != -EAGAIN) {
+	if (res < 0) {
 		if (res != -ECANCELED)
-			log_limited(LOG_LVL_ERROR, "queue %u: reading the kick fd: %s",
+			log_limited(LOG_LVL_ERROR, "queue %u: watching the kick fd: %s",
 				    k->q, strerror(-res));
-		dev->q[k->q].kick = NULL;
-		close(k->fd);
-		free(k);
+		if (!more) {
+			dev->q[k->q].kick = NULL;
+			close(k->fd);
+			free(k);
+		}
 		return;
 	}
-	kick_arm(dev, k);
-	if (res == (int)sizeof(k->val) && dev->q[k->q].running)
+	/* Clear the counter; several kicks may have been folded into it. */
+	if (read(k->fd, &k->val, sizeof(k->val)) != (ssize_t)sizeof(k->val) &&
+	    errno != EAGAIN && errno != EINTR)
+		log_limited(LOG_LVL_ERROR, "queue %u: reading the kick fd: %s",
+			    k->q, strerror(errno));
+	if (!more)
+		kick_arm(dev, k);	/* the kernel ended the multishot */
+	if (dev->q[k->q].running)
 		dev->ops->queue_kick(dev->impl, k->q);
+}
+
+/* Signal an eventfd now: a plain write(2) wakes the other side at once
+ * and never blocks (the counter cannot reach its limit). */
+static void
+eventfd_signal(int fd)
+{
+	static const uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_limited(LOG_LVL_ERROR, "signalling eventfd %d: %s", fd,
+			    strerror(errno));
 }
 
 /* ---------- queues ---------- */
@@ -155,7 +186,7 @@ queue_publish(struct loop_defer *d)
 	if (!vq->running)
 		return;
 	if (vring_publish(&vq->vr) && vq->call_fd >= 0)
-		loop_signal_eventfd(vq->dev->loop, vq->call_fd);
+		eventfd_signal(vq->call_fd);
 }
 
 void
@@ -174,7 +205,7 @@ vu_queue_fail(struct vu_dev *dev, unsigned q)
 	queue_stop(dev, q);
 	vq->started = false;
 	if (vq->err_fd >= 0)
-		loop_signal_eventfd(dev->loop, vq->err_fd);
+		eventfd_signal(vq->err_fd);
 }
 
 static void
@@ -189,7 +220,7 @@ queue_stop(struct vu_dev *dev, unsigned qi)
 		vq->running = false;
 		/* Whatever the device returned must reach the driver. */
 		if (vring_publish(&vq->vr) && vq->call_fd >= 0)
-			loop_signal_eventfd(dev->loop, vq->call_fd);
+			eventfd_signal(vq->call_fd);
 		vq->base = vq->vr.last_avail;
 	}
 }

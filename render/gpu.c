@@ -360,6 +360,47 @@ cmd_resource_create_3d(struct gpu *g, const struct virtio_gpu_resource_create_3d
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* ---------- damage ---------- */
+
+static bool
+rect_contains(const struct virtio_gpu_rect *a, const struct virtio_gpu_rect *b)
+{
+	return b->x >= a->x && b->y >= a->y &&
+	       (uint64_t)b->x + b->width <= (uint64_t)a->x + a->width &&
+	       (uint64_t)b->y + b->height <= (uint64_t)a->y + a->height;
+}
+
+static void
+damage_full(struct gpu_scanout *s)
+{
+	s->damage[0] = (struct virtio_gpu_rect){ 0, 0, s->r.width, s->r.height };
+	s->ndamage = 1;
+}
+
+/* Owe an UPDATE of d: dropped if already covered, covering what it
+ * contains; when the list is full, everything becomes one rectangle. */
+static void
+damage_add(struct gpu_scanout *s, const struct virtio_gpu_rect *d)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->ndamage; i++)
+		if (rect_contains(&s->damage[i], d))
+			return;
+	for (unsigned i = 0; i < s->ndamage; i++)
+		if (!rect_contains(d, &s->damage[i]))
+			s->damage[n++] = s->damage[i];
+	s->ndamage = n;
+	if (n < GPU_MAX_DAMAGE) {
+		s->damage[s->ndamage++] = *d;
+		return;
+	}
+	for (unsigned i = 1; i < n; i++)
+		gpu_rect_union(&s->damage[0], &s->damage[i]);
+	gpu_rect_union(&s->damage[0], d);
+	s->ndamage = 1;
+}
+
 static void
 scanout_disable(struct gpu *g, unsigned i)
 {
@@ -370,7 +411,7 @@ scanout_disable(struct gpu *g, unsigned i)
 	res_unref(g, s->res);
 	s->res = NULL;
 	memset(&s->r, 0, sizeof(s->r));
-	memset(&s->damage, 0, sizeof(s->damage));
+	s->ndamage = 0;
 	s->config_dirty = true;
 }
 
@@ -432,7 +473,7 @@ cmd_set_scanout(struct gpu *g, const struct virtio_gpu_set_scanout *c)
 					r->stride) < 0)
 		log_limited(LOG_LVL_WARN, "resource %u: read-back failed", r->id);
 	/* New content for the whole scanout. */
-	s->damage = (struct virtio_gpu_rect){ 0, 0, c->r.width, c->r.height };
+	damage_full(s);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -458,7 +499,7 @@ cmd_resource_flush(struct gpu *g, const struct virtio_gpu_resource_flush *c)
 		/* Into scanout coordinates: only the damage goes out. */
 		d.x -= s->r.x;
 		d.y -= s->r.y;
-		gpu_rect_union(&s->damage, &d);
+		damage_add(s, &d);
 	}
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -1129,7 +1170,7 @@ sink_send_update(struct gpu *g, unsigned i)
 {
 	struct gpu_scanout *s = &g->scanout[i];
 	struct gpu_resource *r = s->res;
-	struct virtio_gpu_rect d = s->damage;
+	struct virtio_gpu_rect d = s->damage[0];
 	uint64_t x0 = (uint64_t)s->r.x + d.x, y0 = (uint64_t)s->r.y + d.y;
 	uint64_t row = (uint64_t)d.width * 4;	/* <= 64 KiB: scanouts are capped */
 	uint32_t band = (uint32_t)(GPU_UPDATE_BAND / row);
@@ -1139,12 +1180,14 @@ sink_send_update(struct gpu *g, unsigned i)
 
 	/* The frontend buffers a whole message: send tall damage in bands,
 	 * top first; the rest stays owed. */
-	memset(&s->damage, 0, sizeof(s->damage));
 	if (d.height > band) {
-		s->damage = (struct virtio_gpu_rect){
-			d.x, d.y + band, d.width, d.height - band,
-		};
+		s->damage[0].y += band;
+		s->damage[0].height -= band;
 		d.height = band;
+	} else {
+		memmove(&s->damage[0], &s->damage[1],
+			(s->ndamage - 1) * sizeof(s->damage[0]));
+		s->ndamage--;
 	}
 	data_len = (size_t)(row * d.height);
 	g->tx_payload.update = (struct display_update){
@@ -1284,7 +1327,7 @@ sink_pump(struct gpu *g)
 		unsigned i = (g->next_update + n) % VIRTIO_GPU_MAX_SCANOUTS;
 		struct gpu_scanout *s = &g->scanout[i];
 
-		if (!s->res || s->damage.width == 0 || s->damage.height == 0)
+		if (!s->res || s->ndamage == 0)
 			continue;
 		g->next_update = (i + 1) % VIRTIO_GPU_MAX_SCANOUTS;
 		if (sink_send_update(g, i) == -ENOMEM)
@@ -1577,7 +1620,7 @@ display_switch(struct gpu *g)
 		if (!s->res)
 			continue;
 		s->config_dirty = true;
-		s->damage = (struct virtio_gpu_rect){ 0, 0, s->r.width, s->r.height };
+		damage_full(s);
 	}
 	if (g->cursor_visible)
 		g->cursor_image_dirty = true;

@@ -29,6 +29,7 @@
 #define GPU_MAX_BACKING_IOV 65536		/* after region splits */
 #define GPU_MAX_SCANOUT_SIZE 16384		/* pixels, either side */
 #define GPU_UPDATE_BAND (16u << 20)		/* bytes in one UPDATE at most */
+#define GPU_MAX_DAMAGE 64			/* rectangles owed per scanout */
 #define GPU_DEFAULT_WIDTH 1280			/* QEMU's default xres/yres */
 #define GPU_DEFAULT_HEIGHT 800
 
@@ -88,7 +89,11 @@ struct gpu_scanout {
 	struct virtio_gpu_rect r;	/* what of res is shown */
 	uint32_t width, height;		/* size last told to the display */
 	bool config_dirty;		/* a SCANOUT message is owed */
-	struct virtio_gpu_rect damage;	/* scanout coordinates; owed UPDATE */
+	/* Owed UPDATEs, in scanout coordinates: separate rectangles, so that
+	 * scattered damage is not sent as its bounding box; past
+	 * GPU_MAX_DAMAGE they collapse into one. */
+	struct virtio_gpu_rect damage[GPU_MAX_DAMAGE];
+	unsigned ndamage;
 };
 
 /* A request to the display whose reply a guest command waits for. */
