@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The machine's floor (see floor.h). Each measurement mirrors what the
+ * benchmark's own path does: the round trip waits with poll() and read()
+ * on the eventfd as bc_wait() waits on a call eventfd (the other side
+ * blocks in read(), as a backend blocks in its loop), and the socket
+ * transfer uses a socketpair with default buffers, as the display socket.
+ */
+#include "bench/floor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "bench/conn.h"
+
+#define BIG (8u << 20)
+
+static void
+reap(pid_t pid)
+{
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static int
+eventfd_rtt(struct floor_acc *a, unsigned n)
+{
+	int ping = eventfd(0, EFD_CLOEXEC), pong = eventfd(0, EFD_CLOEXEC);
+	uint64_t v = 1, stop = 1ull << 40;
+	int ret = 0;
+	pid_t pid;
+
+	if (ping < 0 || pong < 0) {
+		ret = -errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;) {
+			if (read(ping, &v, sizeof(v)) != sizeof(v) || v >= stop)
+				_exit(0);
+			v = 1;
+			if (write(pong, &v, sizeof(v)) != sizeof(v))
+				_exit(1);
+		}
+	}
+	for (unsigned i = 0; i < n && ret == 0; i++) {
+		struct pollfd p = { .fd = pong, .events = POLLIN };
+		uint64_t t0 = bc_now_ns();
+
+		v = 1;
+		if (write(ping, &v, sizeof(v)) != sizeof(v) ||
+		    poll(&p, 1, 5000) != 1 || read(pong, &v, sizeof(v)) != sizeof(v)) {
+			ret = -EIO;
+			break;
+		}
+		ret = series_add(&a->rtt_us, (double)(bc_now_ns() - t0) / 1e3);
+	}
+	if (write(ping, &stop, sizeof(stop)) != sizeof(stop))
+		kill(pid, SIGKILL);
+	reap(pid);
+out:
+	if (ping >= 0)
+		close(ping);
+	if (pong >= 0)
+		close(pong);
+	return ret;
+}
+
+/* Buffers live for the whole run, faulted in once: a copy into fresh
+ * memory would time the page faults. */
+static uint8_t *copy_src, *copy_dst;
+
+static int
+copy_8m(struct floor_acc *a, unsigned reps)
+{
+	int ret = 0;
+
+	if (!copy_src) {
+		copy_src = malloc(BIG);
+		copy_dst = malloc(BIG);
+		if (!copy_src || !copy_dst)
+			return -ENOMEM;
+		memset(copy_src, 0x5a, BIG);
+		memset(copy_dst, 0, BIG);
+	}
+	/* the first copy warms the caches and TLB, untimed */
+	for (unsigned i = 0; i <= reps && ret == 0; i++) {
+		uint64_t t0 = bc_now_ns();
+
+		memcpy(copy_dst, copy_src, BIG);
+		__asm__ volatile("" : : "r"(copy_dst) : "memory");
+		if (i)
+			ret = series_add(&a->memcpy_ms, (double)(bc_now_ns() - t0) / 1e6);
+		copy_src[i]++;
+	}
+	return ret;
+}
+
+static int
+unix_8m(struct floor_acc *a, unsigned reps)
+{
+	uint8_t *buf = malloc(BIG);
+	int sv[2], ret = 0;
+	pid_t pid;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, 0x33, BIG);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		/* The reader: every 8 MiB into one buffer of its own (not the
+		 * parent's, shared copy-on-write), then one byte back. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[0]);
+		buf = malloc(BIG);
+		if (!buf)
+			_exit(1);
+		memset(buf, 0, BIG);
+		for (;;) {
+			size_t got = 0;
+
+			while (got < BIG) {
+				ssize_t n = read(sv[1], buf + got, BIG - got);
+
+				if (n <= 0)
+					_exit(0);
+				got += (size_t)n;
+			}
+			if (write(sv[1], "k", 1) != 1)
+				_exit(1);
+		}
+	}
+	close(sv[1]);
+	/* the first transfer is untimed: both ends warm */
+	for (unsigned i = 0; i <= reps && ret == 0; i++) {
+		uint64_t t0 = bc_now_ns();
+		size_t sent = 0;
+		char ack;
+
+		while (sent < BIG) {
+			ssize_t n = write(sv[0], buf + sent, BIG - sent);
+
+			if (n <= 0) {
+				ret = -EIO;
+				break;
+			}
+			sent += (size_t)n;
+		}
+		if (ret == 0 && read(sv[0], &ack, 1) != 1)
+			ret = -EIO;
+		if (ret == 0 && i)
+			ret = series_add(&a->unix_ms, (double)(bc_now_ns() - t0) / 1e6);
+	}
+	close(sv[0]);
+	reap(pid);
+out:
+	free(buf);
+	return ret;
+}
+
+int
+floor_round(struct floor_acc *a, unsigned rtts, unsigned reps)
+{
+	int ret = eventfd_rtt(a, rtts);
+
+	if (ret == 0)
+		ret = copy_8m(a, reps);
+	if (ret == 0)
+		ret = unix_8m(a, reps);
+	return ret;
+}
+
+void
+floor_report(struct floor_acc *a, struct report *r)
+{
+	r->floor.rtt_us = series_pct(&a->rtt_us, 50);
+	r->floor.memcpy_ms = series_pct(&a->memcpy_ms, 50);
+	r->floor.unix_ms = series_pct(&a->unix_ms, 50);
+	/* A frame is one copy out of guest memory and one trip through the
+	 * display socket, of 1920x1080x4 bytes rather than 8 MiB. */
+	r->floor.frame_ms = (r->floor.memcpy_ms + r->floor.unix_ms) *
+			    (double)BC_FB_BYTES / (double)BIG;
+	r->have_floor = r->floor.rtt_us > 0;
+}
+
+void
+floor_free(struct floor_acc *a)
+{
+	free(copy_src);
+	free(copy_dst);
+	copy_src = copy_dst = NULL;
+	series_free(&a->rtt_us);
+	series_free(&a->memcpy_ms);
+	series_free(&a->unix_ms);
+}
