@@ -1837,3 +1837,17 @@ Test(virgl, stream_levels_and_strides_refused)
 	NODATA(read_back(t.ctx, t.id));
 	expect_backing(&t, 0xff336699, false);
 }
+
+/* The context limit: 1024 live contexts, then ERR_OUT_OF_MEMORY until one
+ * goes. */
+Test(virgl, context_limit)
+{
+	start();
+	for (uint32_t id = 1; id <= 1024; id++)
+		NODATA(ctx_create(id));
+	RESP(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY, ctx_create(1025));
+	NODATA(ctx_destroy(512));
+	NODATA(ctx_create(1025));
+	RESP(VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY, ctx_create(1026));
+	expect_alive();
+}
