@@ -100,18 +100,21 @@ find_gpa(const struct memmap *m, uint64_t gpa)
 	return NULL;
 }
 
+/* Host pointer of [off, off + len) in region r, or NULL if it runs out. */
+static void *
+region_range(const struct memmap_region *r, uint64_t off, uint64_t len)
+{
+	if (!r || len > r->size - off)
+		return NULL;
+	return r->host + off;
+}
+
 void *
 memmap_gpa(const struct memmap *m, uint64_t gpa, uint64_t len)
 {
 	const struct memmap_region *r = find_gpa(m, gpa);
-	uint64_t off;
 
-	if (!r)
-		return NULL;
-	off = gpa - r->gpa;
-	if (len > r->size - off)
-		return NULL;
-	return r->host + off;
+	return r ? region_range(r, gpa - r->gpa, len) : NULL;
 }
 
 uint64_t
@@ -146,14 +149,8 @@ void *
 memmap_uva(const struct memmap *m, uint64_t uva, uint64_t len)
 {
 	const struct memmap_region *r = find_uva(m, uva);
-	uint64_t off;
 
-	if (!r)
-		return NULL;
-	off = uva - r->uva;
-	if (len > r->size - off)
-		return NULL;
-	return r->host + off;
+	return r ? region_range(r, uva - r->uva, len) : NULL;
 }
 
 bool

@@ -295,6 +295,21 @@ res_create(struct gpu *g, uint32_t id, uint32_t format, uint32_t width,
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* Create r's renderer object from its shape; on failure r goes again. */
+static uint32_t
+res_create_in_renderer(struct gpu *g, struct gpu_resource *r, uint32_t bind,
+		       uint32_t nr_samples, uint32_t flags)
+{
+	if (virgl_resource_create(r->id, r->target, r->format, bind, r->width,
+				  r->height, r->depth, r->array_size,
+				  r->last_level, nr_samples, flags) == 0)
+		return VIRTIO_GPU_RESP_OK_NODATA;
+	r->virgl = false;
+	res_unlink(g, r);
+	res_unref(g, r);
+	return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+}
+
 static uint32_t
 cmd_resource_create_2d(struct gpu *g, const struct virtio_gpu_resource_create_2d *c)
 {
@@ -312,15 +327,8 @@ cmd_resource_create_2d(struct gpu *g, const struct virtio_gpu_resource_create_2d
 		return ret;
 	/* With a renderer every resource lives there, so that 3D contexts
 	 * can use it: a 2D texture the guest can render to. */
-	if (virgl_resource_create(r->id, 2 /* PIPE_TEXTURE_2D */, c->format,
-				  VIRGL_BIND_RENDER_TARGET, c->width, c->height,
-				  1, 1, 0, 0, VIRTIO_GPU_RESOURCE_FLAG_Y_0_TOP) < 0) {
-		r->virgl = false;
-		res_unlink(g, r);
-		res_unref(g, r);
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	}
-	return VIRTIO_GPU_RESP_OK_NODATA;
+	return res_create_in_renderer(g, r, VIRGL_BIND_RENDER_TARGET, 0,
+				      VIRTIO_GPU_RESOURCE_FLAG_Y_0_TOP);
 }
 
 static uint32_t
@@ -336,8 +344,7 @@ cmd_resource_create_3d(struct gpu *g, const struct virtio_gpu_resource_create_3d
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	/* Texels times layers: an estimate of what the renderer will hold,
 	 * checked so that it cannot wrap. */
-	if (bytes && c->depth && c->array_size &&
-	    bytes <= (uint64_t)INT64_MAX / c->depth / c->array_size)
+	if (bytes <= (uint64_t)INT64_MAX / c->depth / c->array_size)
 		bytes *= (uint64_t)c->depth * c->array_size;
 	else
 		bytes = 0;
@@ -349,15 +356,7 @@ cmd_resource_create_3d(struct gpu *g, const struct virtio_gpu_resource_create_3d
 	r->depth = c->depth;
 	r->array_size = c->array_size;
 	r->last_level = c->last_level;
-	if (virgl_resource_create(r->id, c->target, c->format, c->bind, c->width,
-				  c->height, c->depth, c->array_size,
-				  c->last_level, c->nr_samples, c->flags) < 0) {
-		r->virgl = false;
-		res_unlink(g, r);
-		res_unref(g, r);
-		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-	}
-	return VIRTIO_GPU_RESP_OK_NODATA;
+	return res_create_in_renderer(g, r, c->bind, c->nr_samples, c->flags);
 }
 
 /* ---------- damage ---------- */
