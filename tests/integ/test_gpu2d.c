@@ -2967,3 +2967,14 @@ Test(gpu2d, guest_reset_forgets_resources)
 	image_free(&again);
 	image_free(&im);
 }
+
+/* The scanout size limit: 16384 pixels either side. */
+Test(gpu2d, scanout_size_limit)
+{
+	start();
+	NODATA(vuf_gpu_create_2d(&F, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 16385, 1));
+	RESP(VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
+	     vuf_gpu_set_scanout(&F, 0, 1, (struct vuf_rect){ 0, 0, 16385, 1 }));
+	NODATA(vuf_gpu_set_scanout(&F, 0, 1, (struct vuf_rect){ 1, 0, 16384, 1 }));
+	expect_alive();
+}

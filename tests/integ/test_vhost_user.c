@@ -1537,3 +1537,41 @@ Test(robust, keep_listening_gives_fresh_state)
 	cr_assert(stat(F.path, &st) < 0 && errno == ENOENT,
 		  "%s still exists after SIGTERM", F.path);
 }
+
+/* The region limit: GET_MAX_MEM_SLOTS says 509, and ADD_MEM_REG holds to
+ * it: 509 regions are mapped, the 510th is refused, one removed makes room
+ * again, and no fd is kept for any of them. */
+Test(memory, region_limit)
+{
+	const uint64_t page = 4096;
+	struct vu_mem_region r;
+	int base;
+
+	start_owned();
+	OK(vuf_mem_create(&F, 512 * page));
+	base = count_fds(&F);
+	for (unsigned i = 0; i < 510; i++) {
+		r = (struct vu_mem_region){
+			.guest_phys_addr = 0x100000000ull + i * 2 * page,
+			.memory_size = page,
+			.userspace_addr = (uint64_t)(uintptr_t)F.mem.base + (i % 512) * page,
+			.mmap_offset = (i % 512) * page,
+		};
+		/* Distinct frontend addresses too: past 512 pages, shift. */
+		if (i < 509)
+			OK(send_mem_single(&F, VU_ADD_MEM_REG, r, true));
+		else
+			REFUSED(send_mem_single(&F, VU_ADD_MEM_REG, r, true));
+	}
+	r.guest_phys_addr = 0x100000000ull;
+	r.userspace_addr = (uint64_t)(uintptr_t)F.mem.base;
+	r.mmap_offset = 0;
+	OK(send_mem_single(&F, VU_REM_MEM_REG, r, false));
+	r.guest_phys_addr = 0x100000000ull + 509 * 2 * page;
+	r.userspace_addr = (uint64_t)(uintptr_t)F.mem.base + 509 * page;
+	r.mmap_offset = 509 * page;
+	OK(send_mem_single(&F, VU_ADD_MEM_REG, r, true));
+	cr_assert_eq(count_fds(&F), base, "fds kept for mapped regions");
+	vuf_hangup(&F);
+	expect_exit0(&F);
+}
