@@ -7,16 +7,32 @@
  * fixed buffer: a header that announces more than the largest reply we
  * know is a protocol error and ends the display (the device goes on
  * without one). What a reply says is checked in proto/display.c.
+ *
+ * Large pixel payloads go by reference: vmsplice(2) puts the pages of the
+ * caller's buffer into a pipe and an io_uring splice moves them into the
+ * socket, where they wait as page references until the frontend reads
+ * them (AF_UNIX stream sockets take spliced pages without copying). That
+ * saves the sender's copy, the largest part of a full frame's CPU, at the
+ * price the caller accepts in display_send(): what it changes in those
+ * pages before the frontend has read them is what the frontend sees.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/display.h"
 #include "core/log.h"
+
+/* Below this many bytes by reference, copying is cheaper than the
+ * vmsplice and the worker-thread round trip of a splice. */
+#define DISPLAY_SPLICE_MIN (256u << 10)
+#define DISPLAY_PIPE_SIZE (1u << 20)	/* the unprivileged maximum */
+#define DISPLAY_SNDBUF (16 << 20)	/* the largest UPDATE band */
 
 struct display_io {
 	struct display *owner;	/* NULL once detached */
@@ -27,9 +43,16 @@ struct display_io {
 	bool sending;
 	struct iovec *iov;	/* our copy: advanced on partial writes */
 	unsigned niov, iov_cap, first;
+	unsigned by_ref;	/* iovecs from here on are spliced */
 	struct msghdr tx_mh;
+	int pipe[2];		/* for splicing; -1 until the first */
+	bool no_splice;		/* splicing failed once: copy from now on */
+	bool polling;		/* tx_op waits for room to splice into */
+	size_t in_pipe;		/* bytes in the pipe, not yet in the socket */
 
 	struct loop_op rx_op;
+	struct iovec rx_iov;
+	struct msghdr rx_mh;
 	struct display_hdr hdr;
 	uint8_t payload[DISPLAY_REPLY_MAX];
 	uint32_t rx_got;
@@ -39,13 +62,23 @@ static void io_handle_send(struct loop_op *op, int res, unsigned flags);
 static void io_handle_recv(struct loop_op *op, int res, unsigned flags);
 
 static void
+io_free(struct display_io *io)
+{
+	close(io->fd);
+	if (io->pipe[0] >= 0) {
+		close(io->pipe[0]);
+		close(io->pipe[1]);
+	}
+	free(io->iov);
+	free(io);
+}
+
+static void
 io_free_if_idle(struct display_io *io)
 {
 	if (io->owner || io->tx_op.busy || io->rx_op.busy)
 		return;
-	close(io->fd);
-	free(io->iov);
-	free(io);
+	io_free(io);
 }
 
 /* The socket failed: tell the device once nothing is in flight. */
@@ -83,7 +116,13 @@ rx_submit(struct display *d, struct display_io *io)
 		buf = io->payload + (io->rx_got - hdr);
 		len = io->hdr.size - (io->rx_got - hdr);
 	}
-	loop_read(d->loop, &io->rx_op, io->fd, buf, (unsigned)len);
+	/* recvmsg, not read: io_uring hands a read of a non-blocking file
+	 * its EAGAIN instead of waiting, and the socket is non-blocking. */
+	io->rx_iov = (struct iovec){ buf, len };
+	memset(&io->rx_mh, 0, sizeof(io->rx_mh));
+	io->rx_mh.msg_iov = &io->rx_iov;
+	io->rx_mh.msg_iovlen = 1;
+	loop_recvmsg(d->loop, &io->rx_op, io->fd, &io->rx_mh, 0);
 }
 
 static void
@@ -124,11 +163,103 @@ io_handle_recv(struct loop_op *op, int res, unsigned flags)
 	d->cb->input(d->data, &io->hdr, io->payload);
 }
 
+/* Skip n bytes of the message; a partly written iovec is advanced. */
+static void
+tx_advance(struct display_io *io, size_t n)
+{
+	while (io->first < io->niov && n >= io->iov[io->first].iov_len) {
+		n -= io->iov[io->first].iov_len;
+		io->first++;
+	}
+	if (io->first < io->niov) {
+		io->iov[io->first].iov_base = (uint8_t *)io->iov[io->first].iov_base + n;
+		io->iov[io->first].iov_len -= n;
+	}
+}
+
+static void tx_submit(struct display *d, struct display_io *io);
+
+/* The message is out. */
+static void
+tx_done(struct display *d, struct display_io *io)
+{
+	io->sending = false;
+	d->cb->sent(d->data);
+}
+
+/* The socket failed with err while nothing of ours is in flight. */
+static void
+tx_failed(struct display_io *io, int err)
+{
+	io->sending = false;
+	if (err != EPIPE && err != ECONNRESET && err != ECANCELED)
+		log_warn("display socket: %s", strerror(err));
+	io_fail(io);
+}
+
+/*
+ * Move the by-reference part through the pipe: vmsplice the next pages
+ * into it, splice them into the (non-blocking) socket, until all is in
+ * or the socket is full; then wait for room with a poll. Only ever runs
+ * from a completion: the message's head always goes first, by sendmsg.
+ */
+static void
+tx_splice(struct display *d, struct display_io *io)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (!io->in_pipe) {
+			unsigned k = io->niov - io->first;
+
+			if (!k) {
+				tx_done(d, io);
+				return;
+			}
+			n = vmsplice(io->pipe[1], io->iov + io->first,
+				     k > IOV_MAX ? IOV_MAX : k, SPLICE_F_NONBLOCK);
+			if (n <= 0) {
+				/* Nothing of these pages went out: copy them. */
+				log_limited(LOG_LVL_WARN, "display socket: vmsplice: "
+					    "%s; copying from now on",
+					    n < 0 ? strerror(errno) : "no room");
+				io->no_splice = true;
+				io->by_ref = io->niov;
+				tx_submit(d, io);
+				return;
+			}
+			tx_advance(io, (size_t)n);
+			io->in_pipe = (size_t)n;
+		}
+		n = splice(io->pipe[0], NULL, io->fd, NULL, io->in_pipe,
+			   SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			io->in_pipe -= (size_t)n;
+		} else if (n < 0 && errno == EAGAIN) {
+			io->polling = true;
+			loop_poll(d->loop, &io->tx_op, io->fd, POLLOUT);
+			return;
+		} else if (n == 0 || errno != EINTR) {
+			tx_failed(io, n < 0 ? errno : EPIPE);
+			return;
+		}
+	}
+}
+
+/* Write what is left of the message: the copied iovecs by sendmsg, the
+ * rest through the pipe. */
 static void
 tx_submit(struct display *d, struct display_io *io)
 {
-	unsigned n = io->niov - io->first;
+	unsigned end = io->niov, n;
 
+	if (io->first >= io->by_ref) {
+		tx_splice(d, io);
+		return;
+	}
+	if (io->by_ref < end)
+		end = io->by_ref;
+	n = end - io->first;
 	if (n > IOV_MAX)
 		n = IOV_MAX;
 	memset(&io->tx_mh, 0, sizeof(io->tx_mh));
@@ -145,38 +276,40 @@ io_handle_send(struct loop_op *op, int res, unsigned flags)
 {
 	struct display_io *io = container_of(op, struct display_io, tx_op);
 	struct display *d = io->owner;
-	size_t left = res > 0 ? (size_t)res : 0;
 
+	(void)flags;
 	if (!d) {
 		io_free_if_idle(io);
+		return;
+	}
+	if (io->dead) {
+		tx_failed(io, ECANCELED);
+		return;
+	}
+	if (io->polling) {
+		/* Room in the socket, or an error that splice will report. */
+		io->polling = false;
+		if (res < 0 && res != -EINTR && res != -EAGAIN) {
+			tx_failed(io, -res);
+			return;
+		}
+		tx_splice(d, io);
 		return;
 	}
 	if (res == -EINTR || res == -EAGAIN) {
 		tx_submit(d, io);
 		return;
 	}
-	if (res < 0 || io->dead || (res == 0 && io->first < io->niov)) {
-		io->sending = false;
-		if (res < 0 && res != -EPIPE && res != -ECONNRESET &&
-		    res != -ECANCELED)
-			log_warn("display socket: %s", strerror(-res));
-		io_fail(io);
+	if (res <= 0) {
+		tx_failed(io, res < 0 ? -res : EPIPE);
 		return;
 	}
-	/* Skip what went out; a partly written iovec is advanced. */
-	while (io->first < io->niov && left >= io->iov[io->first].iov_len) {
-		left -= io->iov[io->first].iov_len;
-		io->first++;
-	}
+	tx_advance(io, (size_t)res);
 	if (io->first < io->niov) {
-		io->iov[io->first].iov_base =
-			(uint8_t *)io->iov[io->first].iov_base + left;
-		io->iov[io->first].iov_len -= left;
 		tx_submit(d, io);
 		return;
 	}
-	io->sending = false;
-	d->cb->sent(d->data);
+	tx_done(d, io);
 }
 
 void
@@ -220,16 +353,45 @@ display_attach(struct display *d, int fd)
 	}
 	io->owner = d;
 	io->fd = fd;
+	io->pipe[0] = io->pipe[1] = -1;
+	/* For splice(2), which waits on a blocking socket; our sendmsg and
+	 * recvmsg go through io_uring, which waits for them either way. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/* Room for a whole frame, so that the frontend drains it in a few
+	 * reads instead of waking us for every 200 KiB; the kernel caps it
+	 * at net.core.wmem_max. Spliced pixels cost no memory there. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ DISPLAY_SNDBUF },
+		   sizeof(int));
 	loop_op_init(&io->tx_op, io_handle_send);
 	loop_op_init(&io->rx_op, io_handle_recv);
 	d->io = io;
 	rx_submit(d, io);
 }
 
+/* A pipe for splicing, made on first use; false if none can be had. */
+static bool
+pipe_ready(struct display_io *io)
+{
+	if (io->pipe[0] >= 0)
+		return true;
+	if (pipe2(io->pipe, O_CLOEXEC) < 0) {
+		log_limited(LOG_LVL_WARN, "display socket: pipe: %s; copying "
+			    "instead of splicing", strerror(errno));
+		io->pipe[0] = io->pipe[1] = -1;
+		io->no_splice = true;
+		return false;
+	}
+	/* Smaller pipes (a lower pipe-max-size) only mean more rounds. */
+	fcntl(io->pipe[1], F_SETPIPE_SZ, DISPLAY_PIPE_SIZE);
+	return true;
+}
+
 int
-display_send(struct display *d, const struct iovec *iov, unsigned niov)
+display_send(struct display *d, const struct iovec *iov, unsigned niov,
+	     unsigned by_ref)
 {
 	struct display_io *io = d->io;
+	size_t ref_bytes = 0;
 	unsigned n = 0;
 
 	if (!io || io->dead)
@@ -245,10 +407,21 @@ display_send(struct display *d, const struct iovec *iov, unsigned niov)
 		io->iov_cap = niov;
 	}
 	/* Empty iovecs would make a zero-byte write look like EOF. */
-	for (unsigned i = 0; i < niov; i++)
+	/* The head always goes by sendmsg (tx_splice's premise). */
+	if (by_ref == 0)
+		by_ref = 1;
+	io->by_ref = UINT_MAX;
+	for (unsigned i = 0; i < niov; i++) {
+		if (i == by_ref)
+			io->by_ref = n;
+		if (i >= by_ref)
+			ref_bytes += iov[i].iov_len;
 		if (iov[i].iov_len)
 			io->iov[n++] = iov[i];
+	}
 	io->niov = n;
+	if (ref_bytes < DISPLAY_SPLICE_MIN || io->no_splice || !pipe_ready(io))
+		io->by_ref = n;
 	io->first = 0;
 	io->sending = true;
 	tx_submit(d, io);
@@ -271,7 +444,5 @@ display_finish(struct display *d)
 	if (!io)
 		return;
 	d->io = NULL;
-	close(io->fd);
-	free(io->iov);
-	free(io);
+	io_free(io);
 }

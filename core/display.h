@@ -36,8 +36,14 @@ void display_init(struct display *d, struct loop *loop,
  * ops are done. Must not be called while a send is in flight. */
 void display_attach(struct display *d, int fd);
 
-/* Write one message. cb->sent or cb->lost follows. 0 or -ENOTCONN. */
-int display_send(struct display *d, const struct iovec *iov, unsigned niov);
+/* Write one message. cb->sent or cb->lost follows; the buffers must stay
+ * valid until then. Large buffers from iov[by_ref] on (by_ref >= niov:
+ * none) may go by reference: the frontend reads them as they are when it
+ * reads, possibly after cb->sent. The caller accepts that for pixels it
+ * may overwrite; such memory must only ever be unmapped (the socket keeps
+ * its pages), never reused for other data. 0 or -ENOTCONN. */
+int display_send(struct display *d, const struct iovec *iov, unsigned niov,
+		 unsigned by_ref);
 
 /* Shut the socket down so that a send in flight ends now. */
 void display_abort(struct display *d);

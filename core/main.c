@@ -281,11 +281,12 @@ host_display_attach(void *h, int fd)
 }
 
 static int
-host_display_send(void *h, const struct iovec *iov, unsigned niov)
+host_display_send(void *h, const struct iovec *iov, unsigned niov,
+		  unsigned by_ref)
 {
 	struct daemon *d = h;
 
-	return display_send(&d->display, iov, niov);
+	return display_send(&d->display, iov, niov, by_ref);
 }
 
 static void

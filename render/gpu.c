@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -77,6 +78,21 @@ res_ref(struct gpu_resource *r)
 	return r;
 }
 
+/*
+ * Pixels live in mappings of their own: large UPDATEs reach the display
+ * socket by reference (core/display.c) and may still sit there after the
+ * resource is gone. Unmapping leaves those pages to the socket; memory
+ * that malloc handed out again would show the frontend other data.
+ */
+static uint8_t *
+pixels_alloc(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void
 res_unref(struct gpu *g, struct gpu_resource *r)
 {
@@ -84,7 +100,8 @@ res_unref(struct gpu *g, struct gpu_resource *r)
 		return;
 	g->hostmem -= r->size;
 	backing_free(r);
-	free(r->data);
+	if (r->data)
+		munmap(r->data, r->data_len);
 	free(r);
 }
 
@@ -267,7 +284,8 @@ res_create(struct gpu *g, uint32_t id, uint32_t format, uint32_t width,
 	if (!r)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	if (!virgl) {
-		r->data = calloc(1, (size_t)bytes);
+		r->data = pixels_alloc((size_t)bytes);
+		r->data_len = (size_t)bytes;
 		if (!r->data) {
 			free(r);
 			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
@@ -455,7 +473,8 @@ cmd_set_scanout(struct gpu *g, const struct virtio_gpu_set_scanout *c)
 		 * and sent from there (no dmabuf path yet). */
 		if (r->bpp != 4)
 			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
-		r->data = calloc(r->height, (size_t)r->stride);
+		r->data_len = (size_t)(r->height * r->stride);
+		r->data = pixels_alloc(r->data_len);
 		if (!r->data)
 			return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	}
@@ -1124,9 +1143,11 @@ cursor_process(struct gpu *g)
 
 /* ---------- the display socket ---------- */
 
+/* Send request with its payload, then ndata iovecs of data; pixels
+ * (data straight from a resource) may go by reference. */
 static int
 sink_send(struct gpu *g, uint32_t request, size_t payload_len,
-	  const struct iovec *data, unsigned ndata, size_t data_len)
+	  const struct iovec *data, unsigned ndata, size_t data_len, bool pixels)
 {
 	unsigned need = 2 + ndata;
 	int ret;
@@ -1147,7 +1168,8 @@ sink_send(struct gpu *g, uint32_t request, size_t payload_len,
 	if (ndata && data != g->tx_iov + 2)
 		memcpy(g->tx_iov + 2, data, ndata * sizeof(*data));
 	g->sink = GPU_SINK_SENDING;
-	ret = g->host->display_send(g->host_data, g->tx_iov, need);
+	ret = g->host->display_send(g->host_data, g->tx_iov, need,
+				    pixels ? 2 : need);
 	if (ret < 0) {
 		/* Nothing is in flight: carry on as if the display left, so
 		 * that nothing waits on it. */
@@ -1175,6 +1197,7 @@ sink_send_update(struct gpu *g, unsigned i)
 	uint32_t band = (uint32_t)(GPU_UPDATE_BAND / row);
 	size_t data_len;
 	unsigned ndata;
+	bool staged;
 	int ret;
 
 	/* The frontend buffers a whole message: send tall damage in bands,
@@ -1193,7 +1216,8 @@ sink_send_update(struct gpu *g, unsigned i)
 		.scanout_id = i, .x = d.x, .y = d.y,
 		.width = d.width, .height = d.height,
 	};
-	if (!gpu_format_is_xrgb(r->format)) {
+	staged = !gpu_format_is_xrgb(r->format);
+	if (staged) {
 		/* Converted into a staging buffer: one iovec. */
 		if (data_len > g->tx_staging_cap) {
 			uint32_t *n = realloc(g->tx_staging, data_len);
@@ -1247,7 +1271,7 @@ sink_send_update(struct gpu *g, unsigned i)
 	}
 	g->tx_res = res_ref(r);
 	ret = sink_send(g, DISPLAY_UPDATE, sizeof(g->tx_payload.update),
-			g->tx_iov + 2, ndata, data_len);
+			g->tx_iov + 2, ndata, data_len, !staged);
 	if (ret < 0)
 		return ret;	/* sink_send dropped the reference */
 	g->updates_sent++;
@@ -1262,7 +1286,8 @@ sink_send_cursor(struct gpu *g)
 
 	g->cursor_image_dirty = false;
 	g->cursor_pos_dirty = false;
-	return sink_send(g, DISPLAY_CURSOR_UPDATE, 0, &data, 1, sizeof(g->cursor));
+	return sink_send(g, DISPLAY_CURSOR_UPDATE, 0, &data, 1,
+			 sizeof(g->cursor), false);
 }
 
 /* The display is idle: send the most important thing that is owed. */
@@ -1274,25 +1299,26 @@ sink_pump(struct gpu *g)
 
 	if (g->handshake == GPU_HS_GET) {
 		g->handshake = GPU_HS_WAIT;
-		sink_send(g, DISPLAY_GET_PROTOCOL_FEATURES, 0, NULL, 0, 0);
+		sink_send(g, DISPLAY_GET_PROTOCOL_FEATURES, 0, NULL, 0, 0, false);
 		return;
 	}
 	if (g->handshake == GPU_HS_SET) {
 		g->handshake = GPU_HS_DONE;
 		g->tx_payload.features = g->display_features;
 		sink_send(g, DISPLAY_SET_PROTOCOL_FEATURES,
-			  sizeof(g->tx_payload.features), NULL, 0, 0);
+			  sizeof(g->tx_payload.features), NULL, 0, 0, false);
 		return;
 	}
 	if (g->handshake != GPU_HS_DONE)
 		return;
 	if (g->ctrl_wait == GPU_WAIT_DISPLAY_INFO) {
-		sink_send(g, DISPLAY_GET_DISPLAY_INFO, 0, NULL, 0, 0);
+		sink_send(g, DISPLAY_GET_DISPLAY_INFO, 0, NULL, 0, 0, false);
 		return;
 	}
 	if (g->ctrl_wait == GPU_WAIT_EDID) {
 		g->tx_payload.edid.scanout_id = g->ctrl_wait_scanout;
-		sink_send(g, DISPLAY_GET_EDID, sizeof(g->tx_payload.edid), NULL, 0, 0);
+		sink_send(g, DISPLAY_GET_EDID, sizeof(g->tx_payload.edid),
+			  NULL, 0, 0, false);
 		return;
 	}
 	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
@@ -1307,7 +1333,7 @@ sink_pump(struct gpu *g)
 			i, s->width, s->height,
 		};
 		sink_send(g, DISPLAY_SCANOUT, sizeof(g->tx_payload.scanout),
-			  NULL, 0, 0);
+			  NULL, 0, 0, false);
 		return;
 	}
 	if (g->cursor_image_dirty && g->cursor_visible) {
@@ -1319,7 +1345,7 @@ sink_pump(struct gpu *g)
 		g->tx_payload.pos = g->cursor.pos;
 		sink_send(g, g->cursor_visible ? DISPLAY_CURSOR_POS :
 			     DISPLAY_CURSOR_POS_HIDE,
-			  sizeof(g->tx_payload.pos), NULL, 0, 0);
+			  sizeof(g->tx_payload.pos), NULL, 0, 0, false);
 		return;
 	}
 	for (unsigned n = 0; n < VIRTIO_GPU_MAX_SCANOUTS; n++) {

@@ -56,8 +56,11 @@ struct gpu_host_ops {
 	/* Send one message. Exactly one of gpu_display_sent() (it is out)
 	 * or gpu_display_lost() (the socket failed) follows, never from
 	 * inside this call. The iovecs and what they point at stay valid
-	 * until then. 0, or -ENOTCONN when there is no display. */
-	int (*display_send)(void *host, const struct iovec *iov, unsigned niov);
+	 * until then. iov[by_ref] and after hold pixels that may go by
+	 * reference (core/display.h says what that asks of them). 0, or
+	 * -ENOTCONN when there is no display. */
+	int (*display_send)(void *host, const struct iovec *iov, unsigned niov,
+			    unsigned by_ref);
 	/* Make an in-flight send finish soon (the socket is being
 	 * replaced): shut the socket down. */
 	void (*display_abort)(void *host);
@@ -72,7 +75,8 @@ struct gpu_resource {
 	unsigned bpp;
 	uint64_t stride;		/* width * bpp */
 	uint64_t size;			/* host bytes */
-	uint8_t *data;			/* host copy of the pixels */
+	uint8_t *data;			/* host copy of the pixels (mmap) */
+	size_t data_len;
 	struct gpu_backing backing;	/* niov 0: no backing */
 	bool has_backing;
 	bool virgl;			/* lives in virglrenderer; data is only

@@ -1343,12 +1343,15 @@ display_scanout(struct vuf *f, const struct dpy_scanout *m)
  * land straight in the surface; only what falls outside is read into a
  * scratch buffer and dropped.
  */
+static int display_update_pixels(struct vuf *f, const struct dpy_update *u,
+				 uint64_t row, int64_t deadline);
+
 static int
 display_update(struct vuf *f, const struct vu_hdr *h, int64_t deadline)
 {
 	struct dpy_update u;
 	struct vuf_scanout *s;
-	uint64_t row, data, vis_w = 0;
+	uint64_t row, data;
 	int ret;
 
 	if (h->size < sizeof(u)) {
@@ -1370,6 +1373,21 @@ display_update(struct vuf *f, const struct vu_hdr *h, int64_t deadline)
 	if ((uint64_t)u.x + u.width > s->width ||
 	    (uint64_t)u.y + u.height > s->height)
 		s->clipped++;
+	ret = display_update_pixels(f, &u, row, deadline);
+	if (ret == 0 && f->display.on_update)
+		f->display.on_update(f, u.scanout_id, f->display.on_update_arg);
+	return ret;
+}
+
+static int
+display_update_pixels(struct vuf *f, const struct dpy_update *m, uint64_t row,
+		      int64_t deadline)
+{
+	struct vuf_scanout *s = &f->display.scanout[m->scanout_id];
+	struct dpy_update u = *m;
+	uint64_t data = row * u.height, vis_w = 0;
+	int ret;
+
 	if (u.x < s->width)
 		vis_w = s->width - u.x < u.width ? s->width - u.x : u.width;
 	if (u.x == 0 && u.width == s->width &&

@@ -182,6 +182,8 @@ struct vuf_cursor {
 	uint32_t image[VUF_CURSOR_SIZE * VUF_CURSOR_SIZE];	/* a8r8g8b8 */
 };
 
+struct vuf;
+
 struct vuf_display {
 	/* What we answer, as QEMU's hw/display/vhost-user-gpu.c does. */
 	struct virtio_gpu_resp_display_info info;	/* GET_DISPLAY_INFO */
@@ -190,6 +192,10 @@ struct vuf_display {
 	uint32_t edid_size;	/* GET_EDID answer: edid_size bytes of edid */
 	uint8_t edid[1024];
 	bool paused;		/* stop reading the socket (back-pressure) */
+	/* Called after each UPDATE's pixels landed in scanout s's surface,
+	 * before any later message is read (NULL: none). */
+	void (*on_update)(struct vuf *f, unsigned s, void *arg);
+	void *on_update_arg;
 
 	/* What we saw. */
 	unsigned count[VUF_DISPLAY_MSG_MAX];	/* messages, by request id */

@@ -418,7 +418,8 @@ payload_u32(const struct iovec *iov, unsigned n, size_t at)
 }
 
 static int
-host_display_send(void *h, const struct iovec *iov, unsigned niov)
+host_display_send(void *h, const struct iovec *iov, unsigned niov,
+		  unsigned by_ref)
 {
 	struct display_hdr hdr;
 	uint64_t total = 0;
@@ -432,6 +433,7 @@ host_display_send(void *h, const struct iovec *iov, unsigned niov)
 		return -ENOMEM;
 	}
 	FUZZ_CHECK(niov >= 1 && iov[0].iov_len == sizeof(hdr));
+	FUZZ_CHECK(by_ref >= 2);	/* header and payload are copied */
 	memcpy(&hdr, iov[0].iov_base, sizeof(hdr));
 	for (unsigned i = 0; i < niov; i++)
 		total += iov[i].iov_len;

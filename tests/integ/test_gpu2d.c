@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2174,6 +2176,75 @@ expect_fds(int want)
 	cr_assert_eq(n, want, "the daemon has %d fds, had %d", n, want);
 }
 
+/* Whether the UPDATE numbered `at` on the scanout showed what was wanted. */
+struct update_probe {
+	const struct want *wa;
+	unsigned at;
+	int seen;		/* 0: not yet; 1: it matched; -1: it did not */
+};
+
+static void
+probe_update(struct vuf *f, unsigned s, void *arg)
+{
+	struct update_probe *p = arg;
+
+	if (s == p->wa->scanout && f->display.scanout[s].updates == p->at)
+		p->seen = fb_equal(f, (void *)p->wa) ? 1 : -1;
+}
+
+/*
+ * A large UPDATE reaches the display socket by reference (its pages are
+ * spliced). One still unread there when its resource goes must show that
+ * resource's pixels, never the memory of resources made after it.
+ */
+Test(gpu2d, update_in_socket_outlives_its_resource)
+{
+	struct image a, b, c;
+	struct want wa, wb;
+	struct update_probe probe = { .wa = &wa };
+
+	vuf_display_set_mode(&F, 0, 1024, 768, true);
+	start();
+	image_new(&a, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	image_fill(&a, 1);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&a), 0));
+	show(0, &a);
+	image_fill(&a, 2);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&a), 0));
+	want_init(&wa, 0, a.w, a.h);
+	want_from(&wa, &a, a.shadow, 0, 0);
+
+	/* a's frame waits in the socket; then a goes, b takes the scanout
+	 * and c comes: both may land where a's pixels were. */
+	vuf_display_pause(&F, true);
+	NODATA(vuf_gpu_flush(&F, 1, full(&a)));
+	image_new(&b, 2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	image_fill(&b, 3);
+	NODATA(vuf_gpu_transfer_2d(&F, 2, full(&b), 0));
+	NODATA(vuf_gpu_set_scanout(&F, 0, 2, full(&b)));
+	NODATA(vuf_gpu_unref(&F, 1));
+	image_new(&c, 3, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	image_fill(&c, 4);
+	NODATA(vuf_gpu_transfer_2d(&F, 3, full(&c), 0));
+
+	probe.at = F.display.scanout[0].updates + 1;
+	F.display.on_update = probe_update;
+	F.display.on_update_arg = &probe;
+	vuf_display_pause(&F, false);
+	want_init(&wb, 0, b.w, b.h);
+	want_from(&wb, &b, b.shadow, 0, 0);
+	expect_fb(&wb);
+	F.display.on_update = NULL;
+	cr_assert_eq(probe.seen, 1, "the UPDATE sent before the unref %s",
+		     probe.seen ? "showed other pixels" : "never came");
+	expect_alive();
+	own_free(wa.px);
+	own_free(wb.px);
+	image_free(&a);
+	image_free(&b);
+	image_free(&c);
+}
+
 /* A new GPU_SET_SOCKET while an UPDATE is stuck on the old socket. */
 Test(gpu2d, set_socket_again_while_writing)
 {
@@ -2818,6 +2889,54 @@ Test(gpu2d, late_display_reply_after_memory_change)
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
+/* The lowest fd number the daemon has free (what its next open gets). */
+static int
+lowest_free_fd(void)
+{
+	bool used[1024] = { false };
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int fd = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)F.pid);
+	d = opendir(path);
+	cr_assert(d, "%s: %s", path, strerror(errno));
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && atoi(de->d_name) < 1024)
+			used[atoi(de->d_name)] = true;
+	closedir(d);
+	while (fd < 1024 && used[fd])
+		fd++;
+	return fd;
+}
+
+/* No fd left for the pipe that large UPDATEs are spliced through: the
+ * pixels are copied into the socket instead, frame after frame. */
+Test(faults, no_fd_for_the_splice_pipe)
+{
+	struct rlimit rl;
+	struct image im;
+
+	vuf_display_set_mode(&F, 0, 1024, 768, true);
+	start();
+	barrier();
+	cr_assert(prlimit(F.pid, RLIMIT_NOFILE, NULL, &rl) == 0);
+	rl.rlim_cur = (rlim_t)lowest_free_fd();
+	cr_assert(prlimit(F.pid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit: %s",
+		  strerror(errno));
+	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	for (unsigned i = 0; i < 3; i++) {
+		image_fill(&im, 20 + i);
+		NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
+		show(0, &im);
+	}
+	cr_expect(strstr(F.err, "copying instead of splicing"),
+		  "the daemon did not say it copies:\n%s", F.err);
+	expect_alive();
+	image_free(&im);
+}
+
 /* The frontend goes away while a 3 MiB UPDATE is stuck half-written:
  * the daemon exits 0 (and, under the sanitizers, frees everything). */
 Test(faults, hangup_mid_frame)
@@ -2851,14 +2970,16 @@ Test(faults, display_closed_mid_update)
 
 	vuf_display_set_mode(&F, 0, 1024, 768, true);
 	start();
+	/* After a control round trip: the last SET_VRING_CALL (no reply
+	 * asked) may still be between its fd's arrival and its handler.
+	 * Counted before the first large UPDATE, which opens the pipe that
+	 * pixels are spliced through: it goes with the socket. */
+	barrier();
+	fds = vuf_count_fds(&F);
 	image_new(&im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
 	image_fill(&im, 4);
 	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
 	show(0, &im);
-	/* After a control round trip: the last SET_VRING_CALL (no reply
-	 * asked) may still be between its fd's arrival and its handler. */
-	barrier();
-	fds = vuf_count_fds(&F);
 	vuf_display_pause(&F, true);
 	NODATA(vuf_gpu_flush(&F, 1, full(&im)));
 	close(F.display_fd);
@@ -2868,7 +2989,8 @@ Test(faults, display_closed_mid_update)
 	get_display_info(&info);
 	cr_expect_eq(info.pmodes[0].enabled, 1);
 	expect_alive();
-	/* The daemon closed its end of the dead display socket. */
+	/* The daemon closed its end of the dead display socket, and the
+	 * pipe. */
 	expect_fds(fds - 1);
 	image_free(&im);
 }
