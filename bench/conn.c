@@ -697,12 +697,19 @@ note_cmd(struct bconn *c, int head, const void *req, uint32_t expect)
 }
 
 int
-bc_submit(struct bconn *c, const void *req, size_t len, uint32_t expect)
+bc_submit_extra(struct bconn *c, const void *req, size_t len,
+		const void *extra, size_t extra_len, uint32_t expect)
 {
-	int head = vuf_gpu_submit(&c->f, 0, req, len, NULL, 0, RESP_LEN);
+	int head = vuf_gpu_submit(&c->f, 0, req, len, extra, extra_len, RESP_LEN);
 
 	note_cmd(c, head, req, expect);
 	return head;
+}
+
+int
+bc_submit(struct bconn *c, const void *req, size_t len, uint32_t expect)
+{
+	return bc_submit_extra(c, req, len, NULL, 0, expect);
 }
 
 int
@@ -772,6 +779,19 @@ bc_flush(struct bconn *c, uint32_t res, struct bc_rect r)
 	};
 
 	return bc_submit(c, &fl, sizeof(fl), VIRTIO_GPU_RESP_OK_NODATA);
+}
+
+int
+bc_set_scanout(struct bconn *c, uint32_t res)
+{
+	struct virtio_gpu_set_scanout so = {
+		.hdr.type = htole32(VIRTIO_GPU_CMD_SET_SCANOUT),
+		.r = grect((struct bc_rect){ 0, 0, BC_FB_W, BC_FB_H }),
+		.scanout_id = 0,
+		.resource_id = htole32(res),
+	};
+
+	return bc_cmd(c, &so, sizeof(so), VIRTIO_GPU_RESP_OK_NODATA);
 }
 
 int
@@ -987,12 +1007,6 @@ int
 bc_start(struct bconn *c, uint32_t key)
 {
 	struct vuf *f = &c->f;
-	struct virtio_gpu_set_scanout so = {
-		.hdr.type = htole32(VIRTIO_GPU_CMD_SET_SCANOUT),
-		.r = grect((struct bc_rect){ 0, 0, BC_FB_W, BC_FB_H }),
-		.scanout_id = 0,
-		.resource_id = htole32(BC_RES_FB),
-	};
 	const struct bc_rect full = { 0, 0, BC_FB_W, BC_FB_H };
 	const struct bc_rect c64 = { 0, 0, 64, 64 };
 	int ret;
@@ -1051,7 +1065,7 @@ bc_start(struct bconn *c, uint32_t key)
 		return fail(c, ret, "%s: placing the first transfers", c->name);
 	if ((ret = bc_wait(c, NULL, NULL, 10000)) < 0)
 		return ret;
-	if ((ret = bc_cmd(c, &so, sizeof(so), VIRTIO_GPU_RESP_OK_NODATA)) < 0)
+	if ((ret = bc_set_scanout(c, BC_RES_FB)) < 0)
 		return ret;
 	if ((ret = bc_flush(c, BC_RES_FB, full)) < 0 || (ret = bc_kick(c, 0)) < 0)
 		return fail(c, ret, "%s: flush", c->name);

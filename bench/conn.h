@@ -37,6 +37,8 @@ enum {
 	BC_RES_FB = 1,		/* scanned out on scanout 0 */
 	BC_RES_SMALL = 2,	/* 64x64, never scanned out */
 	BC_RES_CURSOR = 3,	/* 64x64 cursor image */
+	BC_RES_3D = 4,		/* 1920x1080 render target: the virgl
+				 * workload makes it */
 };
 
 /* Display messages (QEMU's docs/interop/vhost-user-gpu.rst). */
@@ -114,6 +116,8 @@ struct bconn {
 	uint64_t bad_resp;
 	uint32_t bad_type, bad_cmd;
 	uint32_t cmd_type[BC_RING_MAX];	/* request type, by head */
+	uint64_t fence_seq;	/* the last fence id placed: the guest's
+				 * fence timeline */
 
 	/* guest memory */
 	uint8_t *fb_pages;	/* BC_FB_PAGES pages, shuffled into place */
@@ -169,6 +173,10 @@ unsigned bc_inflight(const struct bconn *c, unsigned q);
  * head, -ENOSPC when the ring is full.
  */
 int bc_submit(struct bconn *c, const void *req, size_t len, uint32_t expect);
+/* The same with `extra` readable bytes after the request, in a descriptor
+ * of their own (a SUBMIT_3D's command stream). */
+int bc_submit_extra(struct bconn *c, const void *req, size_t len,
+		    const void *extra, size_t extra_len, uint32_t expect);
 /* A cursor-queue command, without kicking. */
 int bc_submit_cursor(struct bconn *c, const void *req, size_t len);
 /* Publish and notify queue q as a guest driver does. */
@@ -180,6 +188,8 @@ int bc_cmd(struct bconn *c, const void *req, size_t len, uint32_t expect);
 int bc_transfer(struct bconn *c, uint32_t res, struct bc_rect r,
 		uint64_t offset);
 int bc_flush(struct bconn *c, uint32_t res, struct bc_rect r);
+/* SET_SCANOUT of all 1920x1080 of res on scanout 0: place, kick, wait. */
+int bc_set_scanout(struct bconn *c, uint32_t res);
 int bc_cursor_cmd(struct bconn *c, uint32_t type, uint32_t x, uint32_t y);
 
 /* Where byte `off` of BC_RES_FB's backing lives in guest memory. */

@@ -12,6 +12,7 @@
 
 struct floor_acc {
 	struct series rtt_us;	/* eventfd ping-pong round trips */
+	uint64_t wake_ns, wakes;	/* the responder's CPU, its round trips */
 	struct series memcpy_ms;
 	struct series unix_ms;
 };

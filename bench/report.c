@@ -140,6 +140,8 @@ rep_xfloor(const struct report *r, const struct rep_fig *f, unsigned be)
 		return r->floor.rtt_us > 0 ? v / r->floor.rtt_us : NAN;
 	case REP_FLOOR_FRAME_MS:
 		return r->floor.frame_ms > 0 ? v / r->floor.frame_ms : NAN;
+	case REP_FLOOR_WAKE_CPU:
+		return r->floor.wake_cpu_us > 0 ? v / r->floor.wake_cpu_us : NAN;
 	case REP_FLOOR_FRAME_RATE:
 		return r->floor.frame_ms > 0 && v > 0 ?
 		       (1000.0 / v) / r->floor.frame_ms : NAN;
@@ -295,8 +297,10 @@ print_json(struct report *r)
 		       num(b, sizeof(b), r->floor.memcpy_ms));
 		printf("    \"unix_8m\": {\"value\": %s, \"unit\": \"ms\"},\n",
 		       num(b, sizeof(b), r->floor.unix_ms));
-		printf("    \"frame\": {\"value\": %s, \"unit\": \"ms\"}\n  },\n",
+		printf("    \"frame\": {\"value\": %s, \"unit\": \"ms\"},\n",
 		       num(b, sizeof(b), r->floor.frame_ms));
+		printf("    \"wake_cpu\": {\"value\": %s, \"unit\": \"us\"}\n  },\n",
+		       num(b, sizeof(b), r->floor.wake_cpu_us));
 	}
 	printf("  \"figures\": {");
 	for (unsigned i = 0; i < r->nfig; i++) {
@@ -357,6 +361,8 @@ rep_print(struct report *r, bool json)
 		       num(b, sizeof(b), r->floor.unix_ms));
 		printf("floor machine frame %s ms\n",
 		       num(b, sizeof(b), r->floor.frame_ms));
+		printf("floor machine wake_cpu %s us\n",
+		       num(b, sizeof(b), r->floor.wake_cpu_us));
 	}
 	for (unsigned i = 0; i < r->nfig; i++) {
 		struct rep_fig *f = &r->fig[i];

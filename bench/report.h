@@ -38,6 +38,7 @@ enum rep_floor {
 	REP_FLOOR_RTT,		/* a time in us: x eventfd round trip p50 */
 	REP_FLOOR_FRAME_MS,	/* a time in ms: x (memcpy + unix socket) of a frame */
 	REP_FLOOR_FRAME_RATE,	/* frames/s: its period x the same */
+	REP_FLOOR_WAKE_CPU,	/* CPU us: x the ping-pong responder's CPU */
 };
 
 struct rep_fig {
@@ -57,6 +58,7 @@ struct rep_floor_vals {
 	double memcpy_ms;	/* 8 MiB memcpy, p50 */
 	double unix_ms;		/* 8 MiB through a unix stream socket, p50 */
 	double frame_ms;	/* (memcpy + unix) scaled to one 1920x1080 frame */
+	double wake_cpu_us;	/* the ping-pong responder's CPU per round trip */
 };
 
 struct report {

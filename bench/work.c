@@ -10,7 +10,8 @@
  *    memory) and the pixel checks after a frame are not timed;
  *  - CPU is the backend's on-CPU time over the measurement, every thread;
  *  - every response is checked (OK_NODATA), every frame's pixels are
- *    sampled and some are compared whole with guest memory.
+ *    sampled and some are compared whole with guest memory (with the
+ *    clear colour, for a frame virglrenderer drew).
  */
 #include "bench/work.h"
 
@@ -23,6 +24,8 @@
 #include <time.h>
 
 #include <linux/virtio_gpu.h>
+
+#include "tests/virgl_enc.h"
 
 #define MS(x) ((uint64_t)(x) * 1000000ull)
 #define WAIT_MS 10000
@@ -112,16 +115,26 @@ fb_offset(struct bc_rect r)
 	return (uint64_t)r.y * BC_FB_STRIDE + (uint64_t)r.x * 4;
 }
 
+/* The display is 1920x1080, as set up. */
+static int
+check_size(struct bconn *c, const char *what)
+{
+	if (c->d.width == BC_FB_W && c->d.height == BC_FB_H)
+		return 0;
+	snprintf(c->why, sizeof(c->why), "%s: %s: the display is %ux%u",
+		 c->name, what, c->d.width, c->d.height);
+	return -EPROTO;
+}
+
 /* The display against guest memory, every pixel: after a frame has
  * been transferred and flushed whole, they must agree. */
 static int
 check_full(struct bconn *c, const char *what)
 {
-	if (c->d.width != BC_FB_W || c->d.height != BC_FB_H) {
-		snprintf(c->why, sizeof(c->why), "%s: %s: the display is %ux%u",
-			 c->name, what, c->d.width, c->d.height);
-		return -EPROTO;
-	}
+	int ret = check_size(c, what);
+
+	if (ret < 0)
+		return ret;
 	for (uint32_t i = 0; i < BC_FB_PAGES; i++) {
 		const uint32_t *src = (const uint32_t *)(c->fb_pages +
 							 (size_t)c->perm[i] * BC_PAGE);
@@ -160,11 +173,14 @@ rect_matches(const struct bconn *c, struct bc_rect r)
 	return true;
 }
 
+/* What pixel (x, y) of frame `key` is (low 24 bits). */
+typedef uint32_t pixel_fn(uint32_t x, uint32_t y, uint32_t key);
+
 /* n pixels of frame `key` at positions drawn from salt, plus the four
  * corners. */
 static bool
-sample_ok(struct bconn *c, uint32_t key, unsigned n, uint64_t salt,
-	  uint32_t *bad_x, uint32_t *bad_y)
+sample_ok(struct bconn *c, pixel_fn *want, uint32_t key, unsigned n,
+	  uint64_t salt, uint32_t *bad_x, uint32_t *bad_y)
 {
 	static const uint32_t cx[4] = { 0, BC_FB_W - 1, 0, BC_FB_W - 1 };
 	static const uint32_t cy[4] = { 0, 0, BC_FB_H - 1, BC_FB_H - 1 };
@@ -174,7 +190,7 @@ sample_ok(struct bconn *c, uint32_t key, unsigned n, uint64_t salt,
 		uint32_t x = i < 4 ? cx[i] : (uint32_t)(h % BC_FB_W);
 		uint32_t y = i < 4 ? cy[i] : (uint32_t)((h >> 32) % BC_FB_H);
 
-		if (bc_pixel(c, x, y) != bc_pattern(x, y, key)) {
+		if (bc_pixel(c, x, y) != want(x, y, key)) {
 			*bad_x = x;
 			*bad_y = y;
 			return false;
@@ -304,7 +320,8 @@ latency_report(struct work_acc *a, struct report *r, unsigned be)
 			continue;
 		snprintf(name, sizeof(name), "%s_cpu", kind_name[k]);
 		rep_set(r, be, "latency", name, "us/cmd", REP_LOWER, true,
-			REP_FLOOR_NONE, (double)a->cpu_ns[k] / (double)a->count[k] / 1e3);
+			REP_FLOOR_WAKE_CPU,
+			(double)a->cpu_ns[k] / (double)a->count[k] / 1e3);
 		snprintf(name, sizeof(name), "%s_n", kind_name[k]);
 		rep_set(r, be, "latency", name, "cmds", REP_INFO, false,
 			REP_FLOOR_NONE, (double)a->count[k]);
@@ -465,11 +482,27 @@ throughput_report(struct work_acc *a, struct report *r, unsigned be)
 	rss(a, r, be, "throughput");
 }
 
-/* ---- frame: 1920x1080, whole, one in flight ---- */
+/* ---- frames, one in flight: the 2D frame and the virgl frame ---- */
+
+/* How a kind of frame is made and checked. */
+struct frame_ops {
+	const char *what;	/* in messages */
+	pixel_fn *want;		/* what the display must show */
+	unsigned ncmds;		/* used entries a frame waits for */
+	/* What the guest does before the frame starts (not timed), or NULL. */
+	void (*draw)(struct bconn *c, uint32_t key);
+	/* Place and kick the frame's commands. */
+	int (*place)(struct bconn *c, uint32_t key);
+	/* Every pixel of the display, every full_every-th frame; NULL:
+	 * against want. */
+	int (*check)(struct bconn *c, const char *what);
+	unsigned full_every;
+};
 
 struct frame_arg {
+	pixel_fn *want;
 	uint32_t key;
-	uint64_t seq_target;	/* both commands answered */
+	uint64_t seq_target;	/* every command answered */
 	uint64_t bytes_target;	/* a whole frame of UPDATE pixels since */
 	uint64_t checked;	/* UPDATEs looked at */
 	bool ok;
@@ -489,7 +522,7 @@ frame_done(struct bconn *c, void *p)
 	if (!a->ok && c->d.updates != a->checked) {
 		a->checked = c->d.updates;
 		if (c->d.update_bytes >= a->bytes_target &&
-		    sample_ok(c, a->key, 60, a->key, &x, &y)) {
+		    sample_ok(c, a->want, a->key, 60, a->key, &x, &y)) {
 			a->ok = true;
 			a->t_match = c->d.t_update;
 		}
@@ -505,72 +538,140 @@ frame_key(uint64_t n)
 }
 
 static int
-frame_round(struct bconn *c, const struct work_cfg *cfg, struct work_acc *a)
+wrong_pixel(struct bconn *c, const struct frame_ops *ops, uint64_t fno,
+	    uint32_t key, uint32_t x, uint32_t y)
+{
+	snprintf(c->why, sizeof(c->why),
+		 "%s: %s %llu: pixel (%u,%u) is %06x, not %06x", c->name,
+		 ops->what, (unsigned long long)fno, x, y, bc_pixel(c, x, y),
+		 ops->want(x, y, key));
+	return -EPROTO;
+}
+
+/* Every pixel of the display against frame `key`. */
+static int
+check_all(struct bconn *c, const struct frame_ops *ops, uint64_t fno,
+	  uint32_t key)
+{
+	int ret = check_size(c, ops->what);
+
+	if (ret < 0)
+		return ret;
+	for (uint32_t y = 0; y < BC_FB_H; y++)
+		for (uint32_t x = 0; x < BC_FB_W; x++)
+			if (bc_pixel(c, x, y) != ops->want(x, y, key))
+				return wrong_pixel(c, ops, fno, key, x, y);
+	return 0;
+}
+
+/* Kick the command just placed (placed: its head or -errno), then place
+ * and kick a flush of all of res: as Linux's driver, each command is
+ * kicked when placed. */
+static int
+kick_flush(struct bconn *c, int placed, uint32_t res)
 {
 	const struct bc_rect full = { 0, 0, BC_FB_W, BC_FB_H };
-	unsigned frames = 0;
-	uint64_t t_stop, ns0 = a->time_ns[0], acc_bytes0 = a->bytes[0];
+	int ret;
+
+	if (placed < 0)
+		return placed;
+	if ((ret = bc_kick(c, 0)) < 0 || (ret = bc_flush(c, res, full)) < 0)
+		return ret;
+	return bc_kick(c, 0);
+}
+
+/* Frames for the round's duration (three at least), counted as kind k. */
+static int
+frames(struct bconn *c, const struct work_cfg *cfg, struct work_acc *a,
+       unsigned k, const struct frame_ops *ops)
+{
+	unsigned n = 0;
+	uint64_t t_stop, ns0 = a->time_ns[k];
 	struct bc_proc p0, p1;
 
 	proc(c, &p0);
 	t_stop = bc_now_ns() + MS(cfg->dur_ms);
 	do {
-		uint64_t fno = a->count[0];
-		struct frame_arg arg = { .key = frame_key(fno) };
+		uint64_t fno = a->count[k];
+		struct frame_arg arg = { .want = ops->want, .key = frame_key(fno) };
 		uint64_t bytes0 = c->d.update_bytes, upd0 = c->d.updates, t0;
 		uint32_t x, y;
 		int ret;
 
-		bc_fb_draw_frame(c, arg.key);
-		arg.seq_target = c->completed[0] + 2;
+		if (ops->draw)
+			ops->draw(c, arg.key);
+		arg.seq_target = c->completed[0] + ops->ncmds;
 		arg.bytes_target = c->d.update_bytes + BC_FB_BYTES;
 		arg.checked = c->d.updates;
 		t0 = bc_now_ns();
-		/* As Linux's driver: each command is kicked when placed. */
-		if ((ret = bc_transfer(c, BC_RES_FB, full, 0)) < 0 ||
-		    (ret = bc_kick(c, 0)) < 0 ||
-		    (ret = bc_flush(c, BC_RES_FB, full)) < 0 ||
-		    (ret = bc_kick(c, 0)) < 0)
+		ret = ops->place(c, arg.key);
+		if (ret < 0)
 			return why(c, ret, "placing a frame");
 		ret = bc_wait(c, frame_done, &arg, WAIT_MS);
 		if (ret < 0) {
 			if (ret == -ETIMEDOUT && c->d.updates > upd0 &&
-			    !sample_ok(c, arg.key, 60, arg.key, &x, &y))
-				snprintf(c->why, sizeof(c->why),
-					 "%s: frame %llu: pixel (%u,%u) is %06x, "
-					 "not %06x", c->name, (unsigned long long)fno,
-					 x, y, bc_pixel(c, x, y),
-					 bc_pattern(x, y, arg.key));
-			return why(c, ret, "frame");
+			    !sample_ok(c, ops->want, arg.key, 60, arg.key, &x, &y))
+				wrong_pixel(c, ops, fno, arg.key, x, y);
+			return why(c, ret, ops->what);
 		}
-		a->time_ns[0] += max64(c->t_used[0], arg.t_match) - t0;
-		a->bytes[0] += c->d.update_bytes - bytes0;
-		a->updates[0] += c->d.updates - upd0;
-		series_add(&a->lat[0], (double)(arg.t_match - t0) / 1e6);
-		a->count[0]++;
-		frames++;
+		a->time_ns[k] += max64(c->t_used[0], arg.t_match) - t0;
+		a->bytes[k] += c->d.update_bytes - bytes0;
+		a->updates[k] += c->d.updates - upd0;
+		series_add(&a->lat[k], (double)(arg.t_match - t0) / 1e6);
+		a->count[k]++;
+		n++;
 		/* Not timed: a larger sample of every frame, every pixel of
-		 * every eighth. */
-		if (!sample_ok(c, arg.key, 1024, fno * 7919, &x, &y)) {
-			snprintf(c->why, sizeof(c->why),
-				 "%s: frame %llu: pixel (%u,%u) is %06x, not %06x",
-				 c->name, (unsigned long long)fno, x, y,
-				 bc_pixel(c, x, y), bc_pattern(x, y, arg.key));
-			return -EPROTO;
-		}
+		 * some. */
+		if (!sample_ok(c, ops->want, arg.key, 1024, fno * 7919, &x, &y))
+			return wrong_pixel(c, ops, fno, arg.key, x, y);
 		a->sample_checks++;
-		if (fno % 8 == 0) {
-			ret = check_full(c, "frame");
+		if (fno % ops->full_every == 0) {
+			ret = ops->check ? ops->check(c, ops->what) :
+					   check_all(c, ops, fno, arg.key);
 			if (ret < 0)
 				return ret;
 			a->full_checks++;
 		}
-	} while (bc_now_ns() < t_stop || frames < 3);
+	} while (bc_now_ns() < t_stop || n < 3);
 	proc(c, &p1);
-	a->cpu_ns[0] += p1.cpu_ns - p0.cpu_ns;
-	a->self_ns[0] += p1.self_ns - p0.self_ns;
-	round_rate(a, 0, frames, a->time_ns[0] - ns0);
-	round_rate(a, 1, (double)(a->bytes[0] - acc_bytes0) / 1e6,
+	a->cpu_ns[k] += p1.cpu_ns - p0.cpu_ns;
+	a->self_ns[k] += p1.self_ns - p0.self_ns;
+	round_rate(a, k, n, a->time_ns[k] - ns0);
+	return 0;
+}
+
+/* ---- frame: 1920x1080, whole, one in flight ---- */
+
+static int
+frame_place(struct bconn *c, uint32_t key)
+{
+	const struct bc_rect full = { 0, 0, BC_FB_W, BC_FB_H };
+
+	(void)key;
+	return kick_flush(c, bc_transfer(c, BC_RES_FB, full, 0), BC_RES_FB);
+}
+
+/* The guest draws each frame whole into the shuffled pages, transfers
+ * and flushes it; every eighth is compared whole with guest memory. */
+static const struct frame_ops frame_2d = {
+	.what = "frame",
+	.want = bc_pattern,
+	.ncmds = 2,
+	.draw = bc_fb_draw_frame,
+	.place = frame_place,
+	.check = check_full,
+	.full_every = 8,
+};
+
+static int
+frame_round(struct bconn *c, const struct work_cfg *cfg, struct work_acc *a)
+{
+	uint64_t ns0 = a->time_ns[0], bytes0 = a->bytes[0];
+	int ret = frames(c, cfg, a, 0, &frame_2d);
+
+	if (ret < 0)
+		return ret;
+	round_rate(a, 1, (double)(a->bytes[0] - bytes0) / 1e6,
 		   a->time_ns[0] - ns0);
 	return check_responses(c);
 }
@@ -598,6 +699,31 @@ frame_report(struct work_acc *a, struct report *r, unsigned be)
 	rep_set(r, be, "frame", "checked_whole", "frames", REP_INFO, false,
 		REP_FLOOR_NONE, (double)a->full_checks);
 	rss(a, r, be, "frame");
+}
+
+/* What frames of kind k came to: per second, latency, CPU per frame,
+ * how many; the figures' names start with pfx. */
+static void
+frame_figures(struct work_acc *a, struct report *r, unsigned be,
+	      const char *w, const char *pfx, unsigned k,
+	      enum rep_floor rate_floor, enum rep_floor ms_floor)
+{
+	double n = (double)a->count[k];
+	char name[32];
+
+	snprintf(name, sizeof(name), "%sfps", pfx);
+	rep_set(r, be, w, name, "frames/s", REP_HIGHER, true, rate_floor,
+		series_pct(&a->rate[k], 50));
+	snprintf(name, sizeof(name), "%slatency", pfx);
+	pcts(r, be, w, name, &a->lat[k], "ms", ms_floor);
+	snprintf(name, sizeof(name), "%scpu", pfx);
+	rep_set(r, be, w, name, "ms/frame", REP_LOWER, true, REP_FLOOR_NONE,
+		(double)a->cpu_ns[k] / n / 1e6);
+	snprintf(name, sizeof(name), "%sn", pfx);
+	rep_set(r, be, w, name, "frames", REP_INFO, false, REP_FLOOR_NONE, n);
+	snprintf(name, sizeof(name), "%sfrontend_cpu", pfx);
+	rep_set(r, be, w, name, "ms/frame", REP_INFO, false, REP_FLOOR_NONE,
+		(double)a->self_ns[k] / n / 1e6);
 }
 
 /* ---- desktop: many small damage rectangles and a cursor move ---- */
@@ -863,15 +989,7 @@ desktop_report(struct work_acc *a, struct report *r, unsigned be)
 
 	if (!a->count[0] || s <= 0)
 		return;
-	rep_set(r, be, "desktop", "fps", "frames/s", REP_HIGHER, true,
-		REP_FLOOR_NONE, series_pct(&a->rate[0], 50));
-	pcts(r, be, "desktop", "latency", &a->lat[0], "ms", REP_FLOOR_NONE);
-	rep_set(r, be, "desktop", "cpu", "ms/frame", REP_LOWER, true,
-		REP_FLOOR_NONE, (double)a->cpu_ns[0] / (double)a->count[0] / 1e6);
-	rep_set(r, be, "desktop", "n", "frames", REP_INFO, false, REP_FLOOR_NONE,
-		(double)a->count[0]);
-	rep_set(r, be, "desktop", "frontend_cpu", "ms/frame", REP_INFO, false,
-		REP_FLOOR_NONE, (double)a->self_ns[0] / (double)a->count[0] / 1e6);
+	frame_figures(a, r, be, "desktop", "", 0, REP_FLOOR_NONE, REP_FLOOR_NONE);
 	rep_set(r, be, "desktop", "rects_per_frame", "rects", REP_INFO, false,
 		REP_FLOOR_NONE, (double)a->items / (double)a->count[0]);
 	rep_set(r, be, "desktop", "updates_per_frame", "msgs", REP_INFO, false,
@@ -949,7 +1067,7 @@ cursor_report(struct work_acc *a, struct report *r, unsigned be)
 	rep_set(r, be, "cursor", "n", "moves", REP_INFO, false, REP_FLOOR_NONE,
 		(double)a->count[0]);
 	rep_set(r, be, "cursor", "cpu", "us/move", REP_LOWER, true,
-		REP_FLOOR_NONE, (double)a->cpu_ns[0] / (double)a->count[0] / 1e3);
+		REP_FLOOR_WAKE_CPU, (double)a->cpu_ns[0] / (double)a->count[0] / 1e3);
 	rss(a, r, be, "cursor");
 }
 
@@ -1012,48 +1130,109 @@ idle_report(struct work_acc *a, struct report *r, unsigned be)
 			REP_FLOOR_NONE, (double)a->hwm_kb);
 }
 
-/* ---- virgl: fence round trips on a context ---- */
+/* ---- virgl: fence round trips and rendered frames on a context ---- */
+
+#define V_CTX 1
+#define V_SURFACE 1		/* the render target's surface in V_CTX */
+#define V_STREAM 32		/* dwords: room for any stream sent here */
+
+enum { V_FENCE, V_FRAME };
+
+/* SUBMIT_3D of e's stream (NULL: an empty one) on V_CTX, with the next
+ * fence of the guest's timeline when fenced. Placed, not kicked. */
+static int
+submit_3d(struct bconn *c, const struct venc *e, bool fenced)
+{
+	size_t len = e ? venc_bytes(e) : 0;
+	struct virtio_gpu_cmd_submit s = {
+		.hdr.type = htole32(VIRTIO_GPU_CMD_SUBMIT_3D),
+		.hdr.flags = htole32(fenced ? VIRTIO_GPU_FLAG_FENCE : 0),
+		.hdr.fence_id = htole64(fenced ? c->fence_seq + 1 : 0),
+		.hdr.ctx_id = htole32(V_CTX),
+		.size = htole32((uint32_t)len),
+	};
+	int ret;
+
+	if (e && venc_failed(e))
+		return -E2BIG;
+	ret = bc_submit_extra(c, &s, sizeof(s), e ? e->buf : NULL, len,
+			      VIRTIO_GPU_RESP_OK_NODATA);
+	if (ret >= 0 && fenced)
+		c->fence_seq++;
+	return ret;
+}
+
+/*
+ * Once per backend: the context, and in it a 1920x1080 render target
+ * made as a guest's Mesa makes a scanout buffer, with a surface on it.
+ * No backing: a guest's would sit unused, the frames never go through
+ * guest memory.
+ */
+static int
+virgl_setup(struct bconn *c)
+{
+	struct virtio_gpu_ctx_create cc = {
+		.hdr.type = htole32(VIRTIO_GPU_CMD_CTX_CREATE),
+		.hdr.ctx_id = htole32(V_CTX),
+		.nlen = htole32(5),
+		.debug_name = "bench",
+	};
+	struct virtio_gpu_resource_create_3d rc = {
+		.hdr.type = htole32(VIRTIO_GPU_CMD_RESOURCE_CREATE_3D),
+		.resource_id = htole32(BC_RES_3D),
+		.target = htole32(VENC_TARGET_TEXTURE_2D),
+		.format = htole32(VENC_FORMAT_B8G8R8X8_UNORM),
+		.bind = htole32(VENC_BIND_RENDER_TARGET | VENC_BIND_SAMPLER_VIEW |
+				VENC_BIND_SCANOUT),
+		.width = htole32(BC_FB_W),
+		.height = htole32(BC_FB_H),
+		.depth = htole32(1),
+		.array_size = htole32(1),
+		.flags = htole32(VIRTIO_GPU_RESOURCE_FLAG_Y_0_TOP),
+	};
+	struct virtio_gpu_ctx_resource ca = {
+		.hdr.type = htole32(VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE),
+		.hdr.ctx_id = htole32(V_CTX),
+		.resource_id = htole32(BC_RES_3D),
+	};
+	uint32_t buf[V_STREAM];
+	struct venc e;
+	int ret;
+
+	if ((ret = bc_cmd(c, &cc, sizeof(cc), VIRTIO_GPU_RESP_OK_NODATA)) < 0)
+		return why(c, ret, "CTX_CREATE");
+	if ((ret = bc_cmd(c, &rc, sizeof(rc), VIRTIO_GPU_RESP_OK_NODATA)) < 0)
+		return why(c, ret, "RESOURCE_CREATE_3D");
+	if ((ret = bc_cmd(c, &ca, sizeof(ca), VIRTIO_GPU_RESP_OK_NODATA)) < 0)
+		return why(c, ret, "CTX_ATTACH_RESOURCE");
+	venc_init(&e, buf, V_STREAM);
+	venc_create_surface(&e, V_SURFACE, BC_RES_3D, VENC_FORMAT_B8G8R8X8_UNORM,
+			    0, 0, 0);
+	ret = submit_3d(c, &e, false);
+	if (ret >= 0)
+		ret = bc_kick(c, 0);
+	if (ret >= 0)
+		ret = bc_wait(c, NULL, NULL, WAIT_MS);
+	if (ret < 0)
+		return why(c, ret, "creating a surface");
+	return check_responses(c);
+}
 
 static int
-virgl_round(struct bconn *c, const struct work_cfg *cfg, struct work_acc *a)
+fence_round_trips(struct bconn *c, const struct work_cfg *cfg,
+		  struct work_acc *a)
 {
 	struct bc_proc p0, p1;
 	uint64_t t_stop;
 
-	if (!(c->f.acked_features & (1ull << VIRTIO_GPU_F_VIRGL))) {
-		snprintf(c->why, sizeof(c->why),
-			 "%s: no VIRTIO_GPU_F_VIRGL (is it started with --virgl?)",
-			 c->name);
-		return -ENOTSUP;
-	}
-	if (!a->items) {
-		struct virtio_gpu_ctx_create cc = {
-			.hdr.type = htole32(VIRTIO_GPU_CMD_CTX_CREATE),
-			.hdr.ctx_id = htole32(1),
-			.nlen = htole32(5),
-			.debug_name = "bench",
-		};
-		int ret = bc_cmd(c, &cc, sizeof(cc), VIRTIO_GPU_RESP_OK_NODATA);
-
-		if (ret < 0)
-			return why(c, ret, "CTX_CREATE");
-		a->items = 1;
-	}
 	proc(c, &p0);
 	t_stop = bc_now_ns() + MS(cfg->dur_ms);
 	do {
 		/* An empty command stream with a fence: the used entry comes
 		 * back when the renderer has retired the fence. */
-		struct virtio_gpu_cmd_submit s = {
-			.hdr.type = htole32(VIRTIO_GPU_CMD_SUBMIT_3D),
-			.hdr.flags = htole32(VIRTIO_GPU_FLAG_FENCE),
-			.hdr.fence_id = htole64(a->count[0] + 1),
-			.hdr.ctx_id = htole32(1),
-			.size = 0,
-		};
 		struct one_arg arg = { c->completed[0], 0, false, { 0 } };
 		uint64_t t0;
-		int ret = bc_submit(c, &s, sizeof(s), VIRTIO_GPU_RESP_OK_NODATA);
+		int ret = submit_3d(c, NULL, true);
 
 		if (ret < 0)
 			return why(c, ret, "placing SUBMIT_3D");
@@ -1063,23 +1242,111 @@ virgl_round(struct bconn *c, const struct work_cfg *cfg, struct work_acc *a)
 			ret = bc_wait(c, one_done, &arg, WAIT_MS);
 		if (ret < 0)
 			return why(c, ret, "fence");
-		series_add(&a->lat[0], (double)(c->t_used[0] - t0) / 1e3);
-		a->count[0]++;
+		series_add(&a->lat[V_FENCE], (double)(c->t_used[0] - t0) / 1e3);
+		a->count[V_FENCE]++;
 	} while (bc_now_ns() < t_stop);
 	proc(c, &p1);
-	a->cpu_ns[0] += p1.cpu_ns - p0.cpu_ns;
-	a->self_ns[0] += p1.self_ns - p0.self_ns;
+	a->cpu_ns[V_FENCE] += p1.cpu_ns - p0.cpu_ns;
+	a->self_ns[V_FENCE] += p1.self_ns - p0.self_ns;
 	return check_responses(c);
+}
+
+/* A cleared frame: one colour, the key's. */
+static uint32_t
+solid(uint32_t x, uint32_t y, uint32_t key)
+{
+	(void)x;
+	(void)y;
+	return key & 0xffffff;
+}
+
+/* A compositor's frame: clear the render target to the frame's colour,
+ * fenced, then flush it whole. */
+static int
+virgl_place(struct bconn *c, uint32_t key)
+{
+	/* UNORM8 stores k / 255 as exactly k. */
+	const float rgba[4] = {
+		(float)(key >> 16 & 0xff) / 255.0f,
+		(float)(key >> 8 & 0xff) / 255.0f,
+		(float)(key & 0xff) / 255.0f,
+		1.0f,
+	};
+	uint32_t buf[V_STREAM];
+	struct venc e;
+
+	venc_init(&e, buf, V_STREAM);
+	venc_set_framebuffer(&e, V_SURFACE, 0);
+	venc_clear_color(&e, rgba);
+	return kick_flush(c, submit_3d(c, &e, true), BC_RES_3D);
+}
+
+/* The renderer draws, the guest nothing; every eighth frame is compared
+ * whole with the colour. */
+static const struct frame_ops frame_3d = {
+	.what = "virgl frame",
+	.want = solid,
+	.ncmds = 2,
+	.place = virgl_place,
+	.full_every = 8,
+};
+
+static int
+virgl_frames(struct bconn *c, const struct work_cfg *cfg, struct work_acc *a)
+{
+	int ret = bc_set_scanout(c, BC_RES_3D);
+
+	/* What SET_SCANOUT sent is in before the first frame starts. */
+	if (ret == 0)
+		ret = bc_settle(c, 20);
+	if (ret < 0)
+		return why(c, ret, "SET_SCANOUT of the render target");
+	ret = frames(c, cfg, a, V_FRAME, &frame_3d);
+	if (ret < 0)
+		return ret;
+	/* The other workloads find their framebuffer scanned out again. */
+	ret = bc_set_scanout(c, BC_RES_FB);
+	if (ret < 0)
+		return why(c, ret, "SET_SCANOUT of the framebuffer");
+	return check_responses(c);
+}
+
+static int
+virgl_round(struct bconn *c, const struct work_cfg *cfg, struct work_acc *a)
+{
+	int ret;
+
+	if (!(c->f.acked_features & (1ull << VIRTIO_GPU_F_VIRGL))) {
+		snprintf(c->why, sizeof(c->why),
+			 "%s: no VIRTIO_GPU_F_VIRGL (is it started with --virgl?)",
+			 c->name);
+		return -ENOTSUP;
+	}
+	if (!a->items) {
+		ret = virgl_setup(c);
+		if (ret < 0)
+			return ret;
+		a->items = 1;
+	}
+	ret = fence_round_trips(c, cfg, a);
+	return ret < 0 ? ret : virgl_frames(c, cfg, a);
 }
 
 static void
 virgl_report(struct work_acc *a, struct report *r, unsigned be)
 {
-	if (!a->count[0])
+	if (!a->count[V_FENCE])
 		return;
-	pcts(r, be, "virgl", "fence", &a->lat[0], "us", REP_FLOOR_RTT);
+	pcts(r, be, "virgl", "fence", &a->lat[V_FENCE], "us", REP_FLOOR_RTT);
 	rep_set(r, be, "virgl", "fence_cpu", "us/cmd", REP_LOWER, true,
-		REP_FLOOR_NONE, (double)a->cpu_ns[0] / (double)a->count[0] / 1e3);
+		REP_FLOOR_NONE,
+		(double)a->cpu_ns[V_FENCE] / (double)a->count[V_FENCE] / 1e3);
+	if (a->count[V_FRAME] && a->time_ns[V_FRAME]) {
+		frame_figures(a, r, be, "virgl", "frame_", V_FRAME,
+			      REP_FLOOR_FRAME_RATE, REP_FLOOR_FRAME_MS);
+		rep_set(r, be, "virgl", "frame_checked_whole", "frames", REP_INFO,
+			false, REP_FLOOR_NONE, (double)a->full_checks);
+	}
 	rss(a, r, be, "virgl");
 }
 

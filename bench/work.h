@@ -24,7 +24,7 @@ struct work_acc {
 	uint64_t self_ns[WORK_SERIES];	/* the benchmark's own CPU meanwhile */
 	uint64_t bytes[WORK_SERIES];	/* UPDATE pixel bytes received */
 	uint64_t updates[WORK_SERIES];	/* UPDATE messages */
-	uint64_t items;			/* rectangles (desktop) */
+	uint64_t items;			/* rectangles (desktop); set up (virgl) */
 	uint64_t full_checks, sample_checks;	/* pixel checks that passed */
 	long hwm_kb;			/* peak RSS over the rounds */
 	bool ran;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The virgl command-stream encoder of the tests (see virgl_enc.h). */
+/* The virgl command-stream encoder of the tests and the benchmark (see
+ * virgl_enc.h). */
 #include <errno.h>
 #include <string.h>
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A small encoder for virgl command streams (what SUBMIT_3D carries), for
- * the tests: enough to create a surface on a resource, bind it as the one
- * colour buffer, and clear it, which is what a guest's Mesa does to put a
- * known colour into a render target.
+ * the tests and the benchmark: enough to create a surface on a resource,
+ * bind it as the one colour buffer, and clear it, which is what a guest's
+ * Mesa does to put a known colour into a render target.
  *
  * The numbers are virglrenderer's wire protocol (src/virgl_protocol.h and
  * src/virgl_hw.h there, stable since the first release): a stream is a
@@ -60,6 +60,7 @@
 #define VENC_FORMAT_B8G8R8X8_UNORM 2
 #define VENC_BIND_RENDER_TARGET (1u << 1)
 #define VENC_BIND_SAMPLER_VIEW (1u << 3)
+#define VENC_BIND_SCANOUT (1u << 18)
 #define VENC_CLEAR_DEPTH (1u << 0)	/* PIPE_CLEAR_* */
 #define VENC_CLEAR_STENCIL (1u << 1)
 #define VENC_CLEAR_COLOR0 (1u << 2)
