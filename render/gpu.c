@@ -1197,7 +1197,7 @@ sink_send_update(struct gpu *g, unsigned i)
 	uint32_t band = (uint32_t)(GPU_UPDATE_BAND / row);
 	size_t data_len;
 	unsigned ndata;
-	bool staged;
+	bool by_ref = false;
 	int ret;
 
 	/* The frontend buffers a whole message: send tall damage in bands,
@@ -1216,8 +1216,7 @@ sink_send_update(struct gpu *g, unsigned i)
 		.scanout_id = i, .x = d.x, .y = d.y,
 		.width = d.width, .height = d.height,
 	};
-	staged = !gpu_format_is_xrgb(r->format);
-	if (staged) {
+	if (!gpu_format_is_xrgb(r->format)) {
 		/* Converted into a staging buffer: one iovec. */
 		if (data_len > g->tx_staging_cap) {
 			uint32_t *n = realloc(g->tx_staging, data_len);
@@ -1242,8 +1241,11 @@ sink_send_update(struct gpu *g, unsigned i)
 		}
 		g->tx_iov[2] = (struct iovec){ g->tx_staging, data_len };
 	} else if (x0 == 0 && d.width == r->width) {
-		/* Whole rows: contiguous in the resource. */
+		/* Whole rows: contiguous in the resource, and so worth
+		 * splicing when large. Rows apart would fill the pipe and the
+		 * socket's buffers with page pieces: those are copied. */
 		ndata = 1;
+		by_ref = true;
 		if (g->tx_iov_cap < 3) {
 			struct iovec *n = realloc(g->tx_iov, 3 * sizeof(*n));
 
@@ -1271,7 +1273,7 @@ sink_send_update(struct gpu *g, unsigned i)
 	}
 	g->tx_res = res_ref(r);
 	ret = sink_send(g, DISPLAY_UPDATE, sizeof(g->tx_payload.update),
-			g->tx_iov + 2, ndata, data_len, !staged);
+			g->tx_iov + 2, ndata, data_len, by_ref);
 	if (ret < 0)
 		return ret;	/* sink_send dropped the reference */
 	g->updates_sent++;
