@@ -9,12 +9,16 @@
  * without one). What a reply says is checked in proto/display.c.
  *
  * Large pixel payloads go by reference: vmsplice(2) puts the pages of the
- * caller's buffer into a pipe and an io_uring splice moves them into the
- * socket, where they wait as page references until the frontend reads
- * them (AF_UNIX stream sockets take spliced pages without copying). That
- * saves the sender's copy, the largest part of a full frame's CPU, at the
- * price the caller accepts in display_send(): what it changes in those
- * pages before the frontend has read them is what the frontend sees.
+ * caller's buffer into a pipe and splice(2) moves them into the
+ * non-blocking socket, where they wait as page references until the
+ * frontend reads them (AF_UNIX stream sockets take spliced pages without
+ * copying). That saves the sender's copy, the largest part of a full
+ * frame's CPU, at the price the caller accepts in display_send(): what it
+ * changes in those pages before the frontend has read them is what the
+ * frontend sees. Only on Linux 6.5 and later: before, splicing into an
+ * AF_UNIX socket waits for the peer's socket lock, which the frontend
+ * holds while it reads, even on a non-blocking socket; that would block
+ * the loop. splice(2) has no MSG_NOSIGNAL: main() ignores SIGPIPE.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,17 +26,21 @@
 #include <string.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "core/display.h"
 #include "core/log.h"
 
-/* Below this many bytes by reference, copying is cheaper than the
- * vmsplice and the worker-thread round trip of a splice. */
+/* Below this many bytes by reference, copying is cheaper than pinning
+ * the pages and the extra syscalls of a splice. */
 #define DISPLAY_SPLICE_MIN (256u << 10)
 #define DISPLAY_PIPE_SIZE (1u << 20)	/* the unprivileged maximum */
-#define DISPLAY_SNDBUF (16 << 20)	/* the largest UPDATE band */
+/* The kernel doubles it: about one 1920x1080 frame in the socket, not
+ * several (a slow frontend gets merged damage, not a backlog). */
+#define DISPLAY_SNDBUF (4 << 20)
 
 struct display_io {
 	struct display *owner;	/* NULL once detached */
@@ -221,7 +229,7 @@ tx_splice(struct display *d, struct display_io *io)
 			if (n <= 0) {
 				/* Nothing of these pages went out: copy them. */
 				log_limited(LOG_LVL_WARN, "display socket: vmsplice: "
-					    "%s; copying from now on",
+					    "%s; copying until it is replaced",
 					    n < 0 ? strerror(errno) : "no room");
 				io->no_splice = true;
 				io->by_ref = io->niov;
@@ -359,7 +367,8 @@ display_attach(struct display *d, int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	/* Room for a whole frame, so that the frontend drains it in a few
 	 * reads instead of waking us for every 200 KiB; the kernel caps it
-	 * at net.core.wmem_max. Spliced pixels cost no memory there. */
+	 * at net.core.wmem_max before doubling it. Spliced pixels count
+	 * against it too, but are the resources' own pages, not copies. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ DISPLAY_SNDBUF },
 		   sizeof(int));
 	loop_op_init(&io->tx_op, io_handle_send);
@@ -368,12 +377,39 @@ display_attach(struct display *d, int fd)
 	rx_submit(d, io);
 }
 
-/* A pipe for splicing, made on first use; false if none can be had. */
+/* Whether splicing into an AF_UNIX socket never waits for its peer
+ * (Linux 6.5 and later; see the top of the file). */
+static bool
+splice_safe(void)
+{
+	static int safe = -1;
+
+	if (safe < 0) {
+		struct utsname u;
+		unsigned major = 0, minor = 0;
+
+		safe = uname(&u) == 0 &&
+		       sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+		       (major > 6 || (major == 6 && minor >= 5));
+		if (!safe)
+			log_info("display socket: Linux %s splices into unix "
+				 "sockets under the reader's lock: copying "
+				 "pixels instead", u.release);
+	}
+	return safe;
+}
+
+/* A pipe for splicing, made on first use; false if none can be had (the
+ * socket then copies until it is replaced). */
 static bool
 pipe_ready(struct display_io *io)
 {
 	if (io->pipe[0] >= 0)
 		return true;
+	if (!splice_safe()) {
+		io->no_splice = true;
+		return false;
+	}
 	if (pipe2(io->pipe, O_CLOEXEC) < 0) {
 		log_limited(LOG_LVL_WARN, "display socket: pipe: %s; copying "
 			    "instead of splicing", strerror(errno));
@@ -407,9 +443,6 @@ display_send(struct display *d, const struct iovec *iov, unsigned niov,
 		io->iov_cap = niov;
 	}
 	/* Empty iovecs would make a zero-byte write look like EOF. */
-	/* The head always goes by sendmsg (tx_splice's premise). */
-	if (by_ref == 0)
-		by_ref = 1;
 	io->by_ref = UINT_MAX;
 	for (unsigned i = 0; i < niov; i++) {
 		if (i == by_ref)
@@ -422,6 +455,10 @@ display_send(struct display *d, const struct iovec *iov, unsigned niov,
 	io->niov = n;
 	if (ref_bytes < DISPLAY_SPLICE_MIN || io->no_splice || !pipe_ready(io))
 		io->by_ref = n;
+	/* The head always goes by sendmsg: tx_splice only ever runs from a
+	 * completion, never inside this call. */
+	if (io->by_ref == 0)
+		io->by_ref = 1;
 	io->first = 0;
 	io->sending = true;
 	tx_submit(d, io);

@@ -2,7 +2,8 @@
 /*
  * The display socket (GPU_SET_SOCKET) on the loop: one message written at
  * a time with gathered iovecs, replies read as they come. Writes never
- * block and never raise SIGPIPE.
+ * block; sendmsg never raises SIGPIPE, splice would, and main() ignores
+ * it.
  */
 #ifndef CORE_DISPLAY_H
 #define CORE_DISPLAY_H

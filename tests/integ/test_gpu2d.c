@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2192,10 +2193,25 @@ probe_update(struct vuf *f, unsigned s, void *arg)
 		p->seen = fb_equal(f, (void *)p->wa) ? 1 : -1;
 }
 
+/* Whether this kernel splices into unix sockets (core/display.c). */
+static bool
+kernel_splices(void)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	return uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+	       (major > 6 || (major == 6 && minor >= 5));
+}
+
 /*
  * A large UPDATE reaches the display socket by reference (its pages are
  * spliced). One still unread there when its resource goes must show that
- * resource's pixels, never the memory of resources made after it.
+ * resource's pixels, never the memory of resources made after it. The
+ * frame (300 KiB) fits the socket with the kernel's default buffers, so
+ * the resource's last reference goes while its pixels wait there; a
+ * resource of its size made and freed first lets malloc, were it used,
+ * hand the same memory out again.
  */
 Test(gpu2d, update_in_socket_outlives_its_resource)
 {
@@ -2203,9 +2219,11 @@ Test(gpu2d, update_in_socket_outlives_its_resource)
 	struct want wa, wb;
 	struct update_probe probe = { .wa = &wa };
 
-	vuf_display_set_mode(&F, 0, 1024, 768, true);
+	vuf_display_set_mode(&F, 0, 320, 240, true);
 	start();
-	image_new(&a, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	NODATA(vuf_gpu_create_2d(&F, 9, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 320, 240));
+	NODATA(vuf_gpu_unref(&F, 9));
+	image_new(&a, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 320, 240, 0);
 	image_fill(&a, 1);
 	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&a), 0));
 	show(0, &a);
@@ -2218,12 +2236,12 @@ Test(gpu2d, update_in_socket_outlives_its_resource)
 	 * and c comes: both may land where a's pixels were. */
 	vuf_display_pause(&F, true);
 	NODATA(vuf_gpu_flush(&F, 1, full(&a)));
-	image_new(&b, 2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	image_new(&b, 2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 320, 240, 0);
 	image_fill(&b, 3);
 	NODATA(vuf_gpu_transfer_2d(&F, 2, full(&b), 0));
 	NODATA(vuf_gpu_set_scanout(&F, 0, 2, full(&b)));
 	NODATA(vuf_gpu_unref(&F, 1));
-	image_new(&c, 3, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 1024, 768, 0);
+	image_new(&c, 3, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, 320, 240, 0);
 	image_fill(&c, 4);
 	NODATA(vuf_gpu_transfer_2d(&F, 3, full(&c), 0));
 
@@ -2931,8 +2949,9 @@ Test(faults, no_fd_for_the_splice_pipe)
 		NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
 		show(0, &im);
 	}
-	cr_expect(strstr(F.err, "copying instead of splicing"),
-		  "the daemon did not say it copies:\n%s", F.err);
+	if (kernel_splices())
+		cr_expect(strstr(F.err, "copying instead of splicing"),
+			  "the daemon did not say it copies:\n%s", F.err);
 	expect_alive();
 	image_free(&im);
 }
