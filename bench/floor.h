@@ -15,6 +15,7 @@ struct floor_acc {
 	uint64_t wake_ns, wakes;	/* the responder's CPU, its round trips */
 	struct series memcpy_ms;
 	struct series unix_ms;
+	struct series splice_ms;	/* the same trip, spliced */
 };
 
 /* One round: rtts round trips, reps copies and socket transfers. */

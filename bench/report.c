@@ -299,6 +299,10 @@ print_json(struct report *r)
 		       num(b, sizeof(b), r->floor.unix_ms));
 		printf("    \"frame\": {\"value\": %s, \"unit\": \"ms\"},\n",
 		       num(b, sizeof(b), r->floor.frame_ms));
+		printf("    \"unix_8m_spliced\": {\"value\": %s, \"unit\": \"ms\"},\n",
+		       num(b, sizeof(b), r->floor.splice_ms));
+		printf("    \"frame_spliced\": {\"value\": %s, \"unit\": \"ms\"},\n",
+		       num(b, sizeof(b), r->floor.frame_splice_ms));
 		printf("    \"wake_cpu\": {\"value\": %s, \"unit\": \"us\"}\n  },\n",
 		       num(b, sizeof(b), r->floor.wake_cpu_us));
 	}
@@ -361,6 +365,10 @@ rep_print(struct report *r, bool json)
 		       num(b, sizeof(b), r->floor.unix_ms));
 		printf("floor machine frame %s ms\n",
 		       num(b, sizeof(b), r->floor.frame_ms));
+		printf("floor machine unix_8m_spliced %s ms\n",
+		       num(b, sizeof(b), r->floor.splice_ms));
+		printf("floor machine frame_spliced %s ms\n",
+		       num(b, sizeof(b), r->floor.frame_splice_ms));
 		printf("floor machine wake_cpu %s us\n",
 		       num(b, sizeof(b), r->floor.wake_cpu_us));
 	}

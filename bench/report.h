@@ -58,6 +58,8 @@ struct rep_floor_vals {
 	double memcpy_ms;	/* 8 MiB memcpy, p50 */
 	double unix_ms;		/* 8 MiB through a unix stream socket, p50 */
 	double frame_ms;	/* (memcpy + unix) scaled to one 1920x1080 frame */
+	double splice_ms;	/* 8 MiB spliced through a unix socket, p50 */
+	double frame_splice_ms;	/* (memcpy + splice) for one frame */
 	double wake_cpu_us;	/* the ping-pong responder's CPU per round trip */
 };
 
