@@ -565,8 +565,8 @@ check_all(struct bconn *c, const struct frame_ops *ops, uint64_t fno,
 }
 
 /* Kick the command just placed (placed: its head or -errno), then place
- * and kick a flush of all of res: as Linux's driver, each command is
- * kicked when placed. */
+ * and kick a flush of all of res: a guest's Mesa submits, and the
+ * compositor's flush comes in a call of its own. */
 static int
 kick_flush(struct bconn *c, int placed, uint32_t res)
 {
@@ -646,9 +646,15 @@ static int
 frame_place(struct bconn *c, uint32_t key)
 {
 	const struct bc_rect full = { 0, 0, BC_FB_W, BC_FB_H };
+	int ret;
 
 	(void)key;
-	return kick_flush(c, bc_transfer(c, BC_RES_FB, full, 0), BC_RES_FB);
+	/* As Linux's driver updates a plane (since 5.7): the transfer and
+	 * the flush, then one notification. */
+	if ((ret = bc_transfer(c, BC_RES_FB, full, 0)) < 0 ||
+	    (ret = bc_flush(c, BC_RES_FB, full)) < 0)
+		return ret;
+	return bc_kick(c, 0);
 }
 
 /* The guest draws each frame whole into the shuffled pages, transfers
