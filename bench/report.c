@@ -270,6 +270,26 @@ static const char *const better_name[] = {
 	[REP_LOWER] = "lower", [REP_HIGHER] = "higher", [REP_INFO] = "info",
 };
 
+/* The machine's floor, as both outputs name and print it. */
+static const struct {
+	const char *name, *unit;
+	size_t off;		/* in struct rep_floor_vals */
+} floor_figs[] = {
+	{ "eventfd_rtt_p50", "us", offsetof(struct rep_floor_vals, rtt_us) },
+	{ "memcpy_8m", "ms", offsetof(struct rep_floor_vals, memcpy_ms) },
+	{ "unix_8m", "ms", offsetof(struct rep_floor_vals, unix_ms) },
+	{ "frame", "ms", offsetof(struct rep_floor_vals, frame_ms) },
+	{ "unix_8m_spliced", "ms", offsetof(struct rep_floor_vals, splice_ms) },
+	{ "frame_spliced", "ms", offsetof(struct rep_floor_vals, frame_splice_ms) },
+	{ "wake_cpu", "us", offsetof(struct rep_floor_vals, wake_cpu_us) },
+};
+
+static double
+floor_val(const struct report *r, unsigned i)
+{
+	return *(const double *)((const char *)&r->floor + floor_figs[i].off);
+}
+
 static unsigned
 print_json(struct report *r)
 {
@@ -290,21 +310,12 @@ print_json(struct report *r)
 	}
 	printf("\n  ],\n");
 	if (r->have_floor) {
-		printf("  \"floor\": {\n");
-		printf("    \"eventfd_rtt_p50\": {\"value\": %s, \"unit\": \"us\"},\n",
-		       num(b, sizeof(b), r->floor.rtt_us));
-		printf("    \"memcpy_8m\": {\"value\": %s, \"unit\": \"ms\"},\n",
-		       num(b, sizeof(b), r->floor.memcpy_ms));
-		printf("    \"unix_8m\": {\"value\": %s, \"unit\": \"ms\"},\n",
-		       num(b, sizeof(b), r->floor.unix_ms));
-		printf("    \"frame\": {\"value\": %s, \"unit\": \"ms\"},\n",
-		       num(b, sizeof(b), r->floor.frame_ms));
-		printf("    \"unix_8m_spliced\": {\"value\": %s, \"unit\": \"ms\"},\n",
-		       num(b, sizeof(b), r->floor.splice_ms));
-		printf("    \"frame_spliced\": {\"value\": %s, \"unit\": \"ms\"},\n",
-		       num(b, sizeof(b), r->floor.frame_splice_ms));
-		printf("    \"wake_cpu\": {\"value\": %s, \"unit\": \"us\"}\n  },\n",
-		       num(b, sizeof(b), r->floor.wake_cpu_us));
+		printf("  \"floor\": {");
+		for (unsigned i = 0; i < ARRAY_SIZE(floor_figs); i++)
+			printf("%s\n    \"%s\": {\"value\": %s, \"unit\": \"%s\"}",
+			       i ? "," : "", floor_figs[i].name,
+			       num(b, sizeof(b), floor_val(r, i)), floor_figs[i].unit);
+		printf("\n  },\n");
 	}
 	printf("  \"figures\": {");
 	for (unsigned i = 0; i < r->nfig; i++) {
@@ -356,22 +367,10 @@ rep_print(struct report *r, bool json)
 
 	if (json)
 		return print_json(r);
-	if (r->have_floor) {
-		printf("floor machine eventfd_rtt_p50 %s us\n",
-		       num(b, sizeof(b), r->floor.rtt_us));
-		printf("floor machine memcpy_8m %s ms\n",
-		       num(b, sizeof(b), r->floor.memcpy_ms));
-		printf("floor machine unix_8m %s ms\n",
-		       num(b, sizeof(b), r->floor.unix_ms));
-		printf("floor machine frame %s ms\n",
-		       num(b, sizeof(b), r->floor.frame_ms));
-		printf("floor machine unix_8m_spliced %s ms\n",
-		       num(b, sizeof(b), r->floor.splice_ms));
-		printf("floor machine frame_spliced %s ms\n",
-		       num(b, sizeof(b), r->floor.frame_splice_ms));
-		printf("floor machine wake_cpu %s us\n",
-		       num(b, sizeof(b), r->floor.wake_cpu_us));
-	}
+	if (r->have_floor)
+		for (unsigned i = 0; i < ARRAY_SIZE(floor_figs); i++)
+			printf("floor machine %s %s %s\n", floor_figs[i].name,
+			       num(b, sizeof(b), floor_val(r, i)), floor_figs[i].unit);
 	for (unsigned i = 0; i < r->nfig; i++) {
 		struct rep_fig *f = &r->fig[i];
 
