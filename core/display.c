@@ -21,12 +21,12 @@
  * the loop. splice(2) has no MSG_NOSIGNAL: main() ignores SIGPIPE.
  */
 #include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
-#include <string.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -54,7 +54,7 @@ struct display_io {
 	unsigned by_ref;	/* iovecs from here on are spliced */
 	struct msghdr tx_mh;
 	int pipe[2];		/* for splicing; -1 until the first */
-	bool no_splice;		/* splicing failed once: copy from now on */
+	bool no_splice;		/* splicing failed: copy on this socket */
 	bool polling;		/* tx_op waits for room to splice into */
 	size_t in_pipe;		/* bytes in the pipe, not yet in the socket */
 
@@ -285,7 +285,6 @@ io_handle_send(struct loop_op *op, int res, unsigned flags)
 	struct display_io *io = container_of(op, struct display_io, tx_op);
 	struct display *d = io->owner;
 
-	(void)flags;
 	if (!d) {
 		io_free_if_idle(io);
 		return;
