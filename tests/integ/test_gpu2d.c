@@ -35,12 +35,11 @@
 #include <linux/virtio_ring.h>
 
 #include "tests/frontend.h"
+#include "tests/integ/integ.h"
 
 #define SUITE_TIMEOUT 30.0
 #define REGION (16u << 20)
 #define CTRL_NUM 64		/* QEMU's control queue without virgl */
-#define PF(bit) (1ull << (bit))
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Display messages (docs/interop/vhost-user-gpu.rst). */
 enum {
@@ -60,7 +59,6 @@ enum {
 /* A gpa no region holds. */
 #define BAD_GPA 0x7000000000000ull
 
-static struct vuf F;
 static struct vuf_arena arena1;	/* region 1, above the first MiB */
 
 /* Test buffers, freed by the teardown if an assertion skipped their
@@ -89,108 +87,19 @@ own_free(void *p)
 	free(p);
 }
 
-static void
-setup(void)
-{
-	vuf_init(&F);
-}
-
-/*
- * A daemon still running is hung up on and must exit 0 by itself: under
- * --enable-sanitize that is when LeakSanitizer reports (exit status 23).
- */
+/* The common teardown (integ.h), and this suite's own buffers. */
 static void
 teardown(void)
 {
-	if (vuf_alive(&F)) {
-		int st;
-
-		vuf_hangup(&F);
-		st = vuf_wait_exit(&F, VUF_TIMEOUT_MS);
-		cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-			  "the daemon did not exit 0 after the hang-up "
-			  "(wait status %d)\nstderr:\n%s", st, F.err);
-	}
 	arena1.size = 0;
 	for (unsigned i = 0; i < 64; i++) {
 		free(owned[i]);
 		owned[i] = NULL;
 	}
-	vuf_finish(&F);
+	integ_teardown();
 }
 
-TestSuite(gpu2d, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
-
-/* ---- assertions that say what the daemon did ---- */
-
-static const char *
-resp_name(int t)
-{
-	static char buf[48];
-
-	switch (t) {
-	case VIRTIO_GPU_RESP_OK_NODATA: return "OK_NODATA";
-	case VIRTIO_GPU_RESP_OK_DISPLAY_INFO: return "OK_DISPLAY_INFO";
-	case VIRTIO_GPU_RESP_OK_EDID: return "OK_EDID";
-	case VIRTIO_GPU_RESP_OK_RESOURCE_UUID: return "OK_RESOURCE_UUID";
-	case VIRTIO_GPU_RESP_ERR_UNSPEC: return "ERR_UNSPEC";
-	case VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY: return "ERR_OUT_OF_MEMORY";
-	case VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID: return "ERR_INVALID_SCANOUT_ID";
-	case VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID: return "ERR_INVALID_RESOURCE_ID";
-	case VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID: return "ERR_INVALID_CONTEXT_ID";
-	case VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER: return "ERR_INVALID_PARAMETER";
-	}
-	if (t < 0)
-		snprintf(buf, sizeof(buf), "error %s", strerror(-t));
-	else
-		snprintf(buf, sizeof(buf), "type 0x%x", (unsigned)t);
-	return buf;
-}
-
-#define OK(expr)                                                          \
-	do {                                                              \
-		int r_ = (expr);                                          \
-		cr_assert(r_ >= 0, "%s failed: %s (%d)\ndaemon stderr:\n%s", \
-			  #expr, strerror(-r_), r_, F.err);               \
-	} while (0)
-
-/* A command answered with this response type. */
-#define RESP(want, expr)                                                  \
-	do {                                                              \
-		int r_ = (expr);                                          \
-		cr_assert(r_ == (int)(want),                              \
-			  "%s: expected %s, got %s\ndaemon stderr:\n%s",  \
-			  #expr, resp_name((int)(want)), resp_name(r_), F.err); \
-	} while (0)
-
-#define NODATA(expr) RESP(VIRTIO_GPU_RESP_OK_NODATA, expr)
-
-static void
-check_binary(void)
-{
-	const char *bin = vuf_daemon_path();
-
-	cr_assert(strchr(bin, '/') == NULL || access(bin, X_OK) == 0,
-		  "%s is not an executable (set VUGPU_BIN)", bin);
-}
-
-/* A GET_FEATURES round trip: the control socket answers. */
-static void
-barrier(void)
-{
-	uint64_t features;
-
-	OK(vuf_get_u64(&F, VU_GET_FEATURES, &features));
-	cr_assert(features & PF(VIRTIO_F_VERSION_1));
-}
-
-static void
-expect_alive(void)
-{
-	cr_assert(vuf_alive(&F), "the daemon died (status 0x%x)\nstderr:\n%s",
-		  F.status, F.err);
-	barrier();
-}
+TestSuite(gpu2d, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 struct opts {
 	const char *const *args;	/* daemon arguments */
@@ -2905,7 +2814,7 @@ Test(gpu2d, late_display_reply_after_memory_change)
 
 /* ---- fault injection: the frontend misbehaves while work is in flight ---- */
 
-TestSuite(faults, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(faults, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 /* The lowest fd number the daemon has free (what its next open gets). */
 static int

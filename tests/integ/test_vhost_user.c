@@ -25,25 +25,18 @@
 #include <linux/virtio_gpu.h>
 
 #include "tests/frontend.h"
+#include "tests/integ/integ.h"
 
 #define EXIT_TIMEOUT_MS 5000
 #define SUITE_TIMEOUT 30.0
 
-#define PF(bit) (1ull << (bit))
 #define WANT_PROTOCOL_FEATURES                                            \
 	(PF(VU_PF_MQ) | PF(VU_PF_REPLY_ACK) | PF(VU_PF_BACKEND_REQ) |     \
 	 PF(VU_PF_CONFIG) | PF(VU_PF_BACKEND_SEND_FD) |                   \
 	 PF(VU_PF_RESET_DEVICE) | PF(VU_PF_CONFIGURE_MEM_SLOTS) |         \
 	 PF(VU_PF_STATUS))
 
-static struct vuf F;
-
-static void
-setup(void)
-{
-	vuf_init(&F);
-}
-
+/* The daemon's exit is each test's to check: no hang-up check here. */
 static void
 teardown(void)
 {
@@ -51,13 +44,6 @@ teardown(void)
 }
 
 /* ---- assertions that say what the daemon wrote ---- */
-
-#define OK(expr)                                                          \
-	do {                                                              \
-		int r_ = (expr);                                          \
-		cr_assert(r_ >= 0, "%s failed: %s (%d)\ndaemon stderr:\n%s", \
-			  #expr, strerror(-r_), r_, F.err);               \
-	} while (0)
 
 #define REFUSED(expr)                                                     \
 	do {                                                              \
@@ -94,37 +80,17 @@ expect_exit0(struct vuf *f)
 		  describe_status(st), f->err);
 }
 
-/* A GET_FEATURES round trip: everything sent before was handled, and
- * the connection is alive. */
-static void
-barrier(struct vuf *f)
-{
-	uint64_t features;
-
-	OK(vuf_get_u64(f, VU_GET_FEATURES, &features));
-	cr_assert(features & PF(VIRTIO_F_VERSION_1));
-}
-
+/* The daemon's open fds, once everything sent before was handled. */
 static int
-count_fds(struct vuf *f)
+count_fds(void)
 {
 	int n;
 
-	barrier(f);
-	n = vuf_count_fds(f);
-	cr_assert(n > 0, "cannot read /proc/%d/fd: %s", (int)f->pid,
+	barrier();
+	n = vuf_count_fds(&F);
+	cr_assert(n > 0, "cannot read /proc/%d/fd: %s", (int)F.pid,
 		  strerror(-n));
 	return n;
-}
-
-/* A missing binary would otherwise read as a hang-up. */
-static void
-check_binary(void)
-{
-	const char *bin = vuf_daemon_path();
-
-	cr_assert(strchr(bin, '/') == NULL || access(bin, X_OK) == 0,
-		  "%s is not an executable (set VUGPU_BIN)", bin);
 }
 
 static void
@@ -188,7 +154,7 @@ send_mem_single(struct vuf *f, uint32_t request, struct vu_mem_region r,
 
 /* ---- the command line ---- */
 
-TestSuite(cli, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(cli, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 /* A small JSON checker: the whole text is one value. */
 struct json {
@@ -502,7 +468,7 @@ Test(cli, usage_errors_exit_2_with_one_line)
 
 /* ---- QEMU's handshakes ---- */
 
-TestSuite(handshake, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(handshake, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 static void
 check_negotiated(struct vuf *f)
@@ -541,13 +507,13 @@ qemu_life(enum vuf_qemu v, bool socket_path, const char *const args[])
 
 	OK(vuf_qemu_handshake(&F, v));
 	check_negotiated(&F);
-	before = count_fds(&F);
+	before = count_fds();
 
 	OK(vuf_qemu_stop(&F, v));
 	cr_assert_eq(F.vq[0].base, 0, "GET_VRING_BASE 0 answered %u", F.vq[0].base);
 	cr_assert_eq(F.vq[1].base, 0, "GET_VRING_BASE 1 answered %u", F.vq[1].base);
 	OK(vuf_qemu_start(&F, v));
-	after = count_fds(&F);
+	after = count_fds();
 	cr_assert_eq(after, before,
 		     "the daemon held %d fds after the first start and %d after "
 		     "a stop/start cycle", before, after);
@@ -648,7 +614,7 @@ Test(handshake, reply_headers)
 
 /* ---- REPLY_ACK ---- */
 
-TestSuite(reply_ack, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(reply_ack, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 Test(reply_ack, zero_for_good_requests)
 {
@@ -682,7 +648,7 @@ Test(reply_ack, zero_for_good_requests)
 	OK(vuf_set_backend_req_fd(&F, VU_FLAG_NEED_REPLY));
 	OK(vuf_gpu_set_socket(&F, VU_FLAG_NEED_REPLY));
 	OK(vuf_request(&F, VU_RESET_DEVICE, VU_FLAG_NEED_REPLY, NULL, 0, NULL, 0));
-	barrier(&F);
+	barrier();
 }
 
 Test(reply_ack, non_zero_for_a_bad_request)
@@ -699,7 +665,7 @@ Test(reply_ack, non_zero_for_a_bad_request)
 	cr_assert_eq(h.request, VU_SET_VRING_NUM);
 	cr_assert_eq(h.flags, VU_VERSION | VU_FLAG_REPLY, "ack flags 0x%x", h.flags);
 	cr_assert_neq(ack, 0, "SET_VRING_NUM 3 was acked with 0");
-	barrier(&F);
+	barrier();
 }
 
 /* No NEED_REPLY: no ack, good or bad; the next reply is the barrier's. */
@@ -711,7 +677,7 @@ Test(reply_ack, silent_without_need_reply)
 	OK(vuf_set_vring_state(&F, VU_SET_VRING_NUM, 0, 0, 256));
 	OK(vuf_set_vring_state(&F, VU_SET_VRING_NUM, 0, 0, 3));
 	OK(vuf_set_vring_state(&F, VU_SET_VRING_NUM, 0, 5, 256));
-	barrier(&F);
+	barrier();
 }
 
 /* REPLY_ACK not negotiated: NEED_REPLY is ignored. */
@@ -723,12 +689,12 @@ Test(reply_ack, silent_when_not_negotiated)
 	OK(vuf_send(&F, VU_SET_VRING_NUM, VU_FLAG_NEED_REPLY,
 		    &(struct vhost_vring_state){ .index = 0, .num = 3 },
 		    sizeof(struct vhost_vring_state), NULL, 0));
-	barrier(&F);
+	barrier();
 }
 
 /* ---- guest memory ---- */
 
-TestSuite(memory, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(memory, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 Test(memory, table_of_two_regions_translates_both)
 {
@@ -760,7 +726,7 @@ Test(memory, add_and_remove_a_region_with_and_without_fd)
 	OK(vuf_mem_set_table(&F, VU_FLAG_NEED_REPLY));
 	F.mem.n = 3;
 	r2 = vuf_mem_region_msg(&F, 2);
-	base = count_fds(&F);
+	base = count_fds();
 
 	/* QEMU: REM_MEM_REG without an fd */
 	OK(vuf_mem_add_reg(&F, 2, VU_FLAG_NEED_REPLY));
@@ -769,12 +735,12 @@ Test(memory, add_and_remove_a_region_with_and_without_fd)
 			      r2.userspace_addr + 256, r2.userspace_addr + 4096,
 			      r2.guest_phys_addr + 4096));
 	OK(vuf_mem_rem_reg(&F, 2, VU_FLAG_NEED_REPLY, false));
-	cr_assert_eq(count_fds(&F), base, "fds leaked by ADD/REM_MEM_REG");
+	cr_assert_eq(count_fds(), base, "fds leaked by ADD/REM_MEM_REG");
 
 	/* libvhost-user's reading: REM_MEM_REG with an fd */
 	OK(vuf_mem_add_reg(&F, 2, VU_FLAG_NEED_REPLY));
 	OK(vuf_mem_rem_reg(&F, 2, VU_FLAG_NEED_REPLY, true));
-	cr_assert_eq(count_fds(&F), base, "fds leaked by REM_MEM_REG with an fd");
+	cr_assert_eq(count_fds(), base, "fds leaked by REM_MEM_REG with an fd");
 
 	/* the region is gone: a ring there is refused */
 	REFUSED(vuf_set_vring_addr(&F, VU_FLAG_NEED_REPLY, 0, r2.userspace_addr,
@@ -797,7 +763,7 @@ Test(memory, add_mem_reg_from_nothing_as_qemu_does)
 			      vuf_gpa_to_uva(&F, F.vq[1].avail_gpa),
 			      vuf_gpa_to_uva(&F, F.vq[1].used_gpa),
 			      F.vq[1].used_gpa));
-	barrier(&F);
+	barrier();
 }
 
 /* Regions the daemon must refuse, offered with ADD_MEM_REG next to the
@@ -846,7 +812,7 @@ Test(memory, bad_regions_refused_without_leaking_fds)
 	start_owned();
 	mem3(&F);
 	OK(vuf_mem_set_table(&F, VU_FLAG_NEED_REPLY));
-	base = count_fds(&F);
+	base = count_fds();
 	for (unsigned i = 0; i < sizeof(bad_regions) / sizeof(bad_regions[0]); i++) {
 		const struct bad_region *b = &bad_regions[i];
 		int r = send_mem_single(&F, VU_ADD_MEM_REG, bad_region_msg(b), true);
@@ -854,7 +820,7 @@ Test(memory, bad_regions_refused_without_leaking_fds)
 		cr_assert_eq(r, -EREMOTEIO, "ADD_MEM_REG %s: expected a refusal, "
 			     "got %d (%s)\ndaemon stderr:\n%s", b->what, r,
 			     r ? strerror(-r) : "a zero ack", F.err);
-		cr_assert_eq(count_fds(&F), base, "ADD_MEM_REG %s leaked an fd",
+		cr_assert_eq(count_fds(), base, "ADD_MEM_REG %s leaked an fd",
 			     b->what);
 	}
 	/* the table is intact: a ring in region 1 is still fine */
@@ -876,7 +842,7 @@ Test(memory, bad_tables_refused_without_leaking_fds)
 	start_owned();
 	mem3(&F);
 	fds[0] = fds[1] = fds[2] = F.mem.fd;
-	base = count_fds(&F);
+	base = count_fds();
 	for (unsigned i = 0; i < sizeof(bad_regions) / sizeof(bad_regions[0]); i++) {
 		const struct bad_region *b = &bad_regions[i];
 		int r;
@@ -891,7 +857,7 @@ Test(memory, bad_tables_refused_without_leaking_fds)
 		cr_assert_eq(r, -EREMOTEIO, "SET_MEM_TABLE with %s: expected a "
 			     "refusal, got %d\ndaemon stderr:\n%s", b->what, r,
 			     F.err);
-		cr_assert_eq(count_fds(&F), base, "SET_MEM_TABLE with %s leaked",
+		cr_assert_eq(count_fds(), base, "SET_MEM_TABLE with %s leaked",
 			     b->what);
 	}
 	/* one region, two fds / two regions, one fd / no region */
@@ -904,7 +870,7 @@ Test(memory, bad_tables_refused_without_leaking_fds)
 	t.nregions = 0;
 	REFUSED(vuf_request(&F, VU_SET_MEM_TABLE, VU_FLAG_NEED_REPLY, &t, 8,
 			    NULL, 0));
-	cr_assert_eq(count_fds(&F), base);
+	cr_assert_eq(count_fds(), base);
 	/* and the good table still goes through */
 	OK(vuf_mem_set_table(&F, VU_FLAG_NEED_REPLY));
 	vuf_hangup(&F);
@@ -913,7 +879,7 @@ Test(memory, bad_tables_refused_without_leaking_fds)
 
 /* ---- vrings ---- */
 
-TestSuite(vring, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(vring, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 Test(vring, num)
 {
@@ -936,7 +902,7 @@ Test(vring, num)
 			     "SET_VRING_NUM index %u num %u: %d (%s)", cases[i].index,
 			     cases[i].num, r, r ? strerror(-r) : "ack 0");
 	}
-	barrier(&F);
+	barrier();
 }
 
 Test(vring, addr_must_lie_in_mapped_memory)
@@ -987,7 +953,7 @@ Test(vring, kick_call_err_fds)
 	int efd, base;
 
 	start_owned();
-	base = count_fds(&F);
+	base = count_fds();
 	OK(vuf_set_vring_fd(&F, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 0, -1));
 	OK(vuf_set_vring_fd(&F, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, -1));
 	OK(vuf_set_vring_fd(&F, VU_SET_VRING_ERR, VU_FLAG_NEED_REPLY, 0, -1));
@@ -1007,15 +973,15 @@ Test(vring, kick_call_err_fds)
 	u = VU_VRING_NOFD;
 	REFUSED(vuf_request(&F, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, &u,
 			    sizeof(u), &efd, 1));
-	cr_assert_eq(count_fds(&F), base, "refused KICK fds were kept");
+	cr_assert_eq(count_fds(), base, "refused KICK fds were kept");
 
 	/* real eventfds are taken, and replacing them does not leak */
 	OK(vuf_set_vring_fd(&F, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 0, efd));
 	OK(vuf_set_vring_fd(&F, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, efd));
-	base = count_fds(&F);
+	base = count_fds();
 	OK(vuf_set_vring_fd(&F, VU_SET_VRING_KICK, VU_FLAG_NEED_REPLY, 0, efd));
 	OK(vuf_set_vring_fd(&F, VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, 0, efd));
-	cr_assert_eq(count_fds(&F), base, "replaced KICK/CALL fds were kept");
+	cr_assert_eq(count_fds(), base, "replaced KICK/CALL fds were kept");
 	close(efd);
 	vuf_hangup(&F);
 	expect_exit0(&F);
@@ -1042,7 +1008,7 @@ Test(vring, base_round_trip)
 		     "GET_VRING_BASE index 2 should get a zero-size reply");
 	cr_assert_eq(h.request, VU_GET_VRING_BASE);
 	cr_assert_eq(h.flags, VU_VERSION | VU_FLAG_REPLY);
-	barrier(&F);
+	barrier();
 }
 
 Test(vring, enable)
@@ -1053,12 +1019,12 @@ Test(vring, enable)
 	OK(vuf_set_vring_state(&F, VU_SET_VRING_ENABLE, VU_FLAG_NEED_REPLY, 1, 0));
 	REFUSED(vuf_set_vring_state(&F, VU_SET_VRING_ENABLE, VU_FLAG_NEED_REPLY, 2,
 				    1));
-	barrier(&F);
+	barrier();
 }
 
 /* ---- config space ---- */
 
-TestSuite(config, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(config, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 Test(config, one_scanout_no_capsets)
 {
@@ -1068,7 +1034,7 @@ Test(config, one_scanout_no_capsets)
 	cr_assert_eq(vuf_get_config(&F, 0, sizeof(cfg), &cfg), (int)sizeof(cfg));
 	cr_assert_eq(cfg.num_scanouts, 1, "num_scanouts %u", cfg.num_scanouts);
 	cr_assert_eq(cfg.num_capsets, 0, "num_capsets %u", cfg.num_capsets);
-	barrier(&F);
+	barrier();
 }
 
 Test(config, out_of_range_gets_an_empty_reply)
@@ -1098,7 +1064,7 @@ Test(config, out_of_range_gets_an_empty_reply)
 	cr_assert_eq(vuf_recv(&F, &h, buf, sizeof(buf), NULL, NULL, -1), 0,
 		     "GET_CONFIG of 300 bytes should get a zero-size reply");
 	cr_assert_eq(h.request, VU_GET_CONFIG);
-	barrier(&F);
+	barrier();
 }
 
 /* ---- malformed messages: every request, three ways ---- */
@@ -1231,7 +1197,7 @@ good_payload(const struct shape *s, union payload *u)
 }
 
 ParameterizedTest(struct bad_case *c, malformed, refused_and_alive,
-		  .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT)
+		  .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT)
 {
 	const struct shape *s = &c->shape;
 	const char *name = vuf_req_name(s->request);
@@ -1271,7 +1237,7 @@ ParameterizedTest(struct bad_case *c, malformed, refused_and_alive,
 		cr_assert(fds[i] >= 0);
 	}
 
-	base = count_fds(&F);
+	base = count_fds();
 	OK(vuf_send(&F, s->request, own_reply ? 0 : VU_FLAG_NEED_REPLY,
 		    payload.bytes, size, fds, nfds));
 	for (unsigned i = 0; i < nfds; i++)
@@ -1298,7 +1264,7 @@ ParameterizedTest(struct bad_case *c, malformed, refused_and_alive,
 			      name, variant_names[c->v], size, nfds);
 	}
 	/* count_fds() first makes a GET_FEATURES round trip: alive */
-	r = count_fds(&F);
+	r = count_fds();
 	cr_assert(r <= base, "%s %s: the daemon went from %d to %d fds", name,
 		  variant_names[c->v], base, r);
 	vuf_hangup(&F);
@@ -1307,7 +1273,7 @@ ParameterizedTest(struct bad_case *c, malformed, refused_and_alive,
 
 /* ---- robustness ---- */
 
-TestSuite(robust, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(robust, .init = integ_setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
 
 static void
 send_huge(uint32_t request, uint32_t flags, uint32_t size)
@@ -1334,18 +1300,18 @@ Test(robust, oversized_message_is_read_and_refused)
 		     "SET_FEATURES of 100000 bytes: no ack\n%s", F.err);
 	cr_assert_eq(h.request, VU_SET_FEATURES);
 	cr_assert_neq(ack, 0);
-	barrier(&F);
+	barrier();
 
 	send_huge(VU_GET_FEATURES, 0, 100000);
 	cr_assert_eq(vuf_recv(&F, &h, &ack, sizeof(ack), NULL, NULL, -1), 0,
 		     "GET_FEATURES of 100000 bytes: expected a zero-size reply");
 	cr_assert_eq(h.request, VU_GET_FEATURES);
-	barrier(&F);
+	barrier();
 
 	send_huge(VU_SET_FEATURES, VU_FLAG_NEED_REPLY, 4097);
 	cr_assert_eq(vuf_recv(&F, &h, &ack, sizeof(ack), NULL, NULL, -1), 8);
 	cr_assert_neq(ack, 0);
-	barrier(&F);
+	barrier();
 	vuf_hangup(&F);
 	expect_exit0(&F);
 }
@@ -1357,7 +1323,7 @@ Test(robust, unknown_requests)
 	int base, efd;
 
 	start_owned();
-	base = count_fds(&F);
+	base = count_fds();
 	efd = eventfd(0, EFD_CLOEXEC);
 	cr_assert(efd >= 0);
 	for (unsigned i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
@@ -1374,7 +1340,7 @@ Test(robust, unknown_requests)
 		cr_assert_neq(ack, 0, "unknown request %u acked with 0", unknown[i]);
 	}
 	close(efd);
-	cr_assert_eq(count_fds(&F), base, "fds of unknown requests were kept");
+	cr_assert_eq(count_fds(), base, "fds of unknown requests were kept");
 	vuf_hangup(&F);
 	expect_exit0(&F);
 }
@@ -1419,7 +1385,7 @@ Test(robust, hangup_with_rings_running)
 	OK(vuf_qemu_handshake(&F, VUF_QEMU_10_0));
 	/* a kick with nothing in the ring must not disturb it */
 	cr_assert_eq(eventfd_write(F.vq[0].kick_fd, 1), 0);
-	barrier(&F);
+	barrier();
 	vuf_hangup(&F);
 	expect_exit0(&F);
 }
@@ -1475,7 +1441,7 @@ Test(robust, display_socket_never_answered)
 	OK(vuf_qemu_handshake(&F, VUF_QEMU_10_0));
 	OK(vuf_qemu_stop(&F, VUF_QEMU_10_0));
 	OK(vuf_qemu_start(&F, VUF_QEMU_10_0));
-	barrier(&F);
+	barrier();
 	vuf_hangup(&F);
 	expect_exit0(&F);
 }
@@ -1487,7 +1453,7 @@ Test(robust, display_socket_dropped)
 	OK(vuf_gpu_set_socket(&F, VU_FLAG_NEED_REPLY));
 	close(F.display_fd);
 	F.display_fd = -1;
-	barrier(&F);
+	barrier();
 	OK(vuf_qemu_start(&F, VUF_QEMU_7_2));
 	close(F.display_fd);
 	F.display_fd = -1;
@@ -1508,7 +1474,7 @@ Test(robust, keep_listening_gives_fresh_state)
 	OK(vuf_spawn_path(&F, args));
 	OK(vuf_qemu_handshake(&F, VUF_QEMU_10_0));
 	OK(vuf_set_u64(&F, VU_SET_STATUS, VU_FLAG_NEED_REPLY, 0xf));
-	first = count_fds(&F);
+	first = count_fds();
 	vuf_hangup(&F);
 
 	/* the second frontend */
@@ -1524,14 +1490,14 @@ Test(robust, keep_listening_gives_fresh_state)
 		F.mem.r[i].sent = false;	/* a new device maps nothing */
 	OK(vuf_qemu_handshake(&F, VUF_QEMU_10_0));
 	OK(vuf_set_u64(&F, VU_SET_STATUS, VU_FLAG_NEED_REPLY, 0xf));
-	second = count_fds(&F);
+	second = count_fds();
 	cr_assert_eq(second, first, "fds after the first session %d, after the "
 		     "second %d: the first one leaked", first, second);
 	vuf_hangup(&F);
 
 	/* still listening; SIGTERM ends it and removes the path */
 	OK(vuf_connect_path(&F));
-	barrier(&F);
+	barrier();
 	OK(vuf_kill(&F, SIGTERM));
 	expect_exit0(&F);
 	cr_assert(stat(F.path, &st) < 0 && errno == ENOENT,
@@ -1549,7 +1515,7 @@ Test(memory, region_limit)
 
 	start_owned();
 	OK(vuf_mem_create(&F, 512 * page));
-	base = count_fds(&F);
+	base = count_fds();
 	for (unsigned i = 0; i < 510; i++) {
 		r = (struct vu_mem_region){
 			.guest_phys_addr = 0x100000000ull + i * 2 * page,
@@ -1571,7 +1537,7 @@ Test(memory, region_limit)
 	r.userspace_addr = (uint64_t)(uintptr_t)F.mem.base + 509 * page;
 	r.mmap_offset = 509 * page;
 	OK(send_mem_single(&F, VU_ADD_MEM_REG, r, true));
-	cr_assert_eq(count_fds(&F), base, "fds kept for mapped regions");
+	cr_assert_eq(count_fds(), base, "fds kept for mapped regions");
 	vuf_hangup(&F);
 	expect_exit0(&F);
 }

@@ -31,13 +31,12 @@
 #include <linux/virtio_ring.h>
 
 #include "tests/frontend.h"
+#include "tests/integ/integ.h"
 #include "tests/virgl_enc.h"
 
 #define SUITE_TIMEOUT 60.0
 #define REGION (16u << 20)
 #define CTRL_NUM 256		/* QEMU's control queue with virgl */
-#define PF(bit) (1ull << (bit))
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define HDR_SIZE sizeof(struct virtio_gpu_ctrl_hdr)
 
 /* Display messages (docs/interop/vhost-user-gpu.rst). */
@@ -59,59 +58,9 @@ enum {
 				 * they are */
 #define CANARY_BYTE 0xa5
 
-static struct vuf F;
-
-static void
-setup(void)
-{
-	vuf_init(&F);
-}
-
-/*
- * A daemon still running is hung up on and must exit 0 by itself: under
- * --enable-sanitize that is when LeakSanitizer reports (exit status 23).
- */
-static void
-teardown(void)
-{
-	if (vuf_alive(&F)) {
-		int st;
-
-		vuf_hangup(&F);
-		st = vuf_wait_exit(&F, VUF_TIMEOUT_MS);
-		cr_expect(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-			  "the daemon did not exit 0 after the hang-up "
-			  "(wait status %d)\nstderr:\n%s", st, F.err);
-	}
-	vuf_finish(&F);
-}
-
-TestSuite(virgl, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT);
+TestSuite(virgl, .init = integ_setup, .fini = integ_teardown, .timeout = SUITE_TIMEOUT);
 
 /* ---- assertions that say what the daemon did ---- */
-
-static const char *
-resp_name(int t)
-{
-	static char buf[48];
-
-	switch (t) {
-	case VIRTIO_GPU_RESP_OK_NODATA: return "OK_NODATA";
-	case VIRTIO_GPU_RESP_OK_CAPSET_INFO: return "OK_CAPSET_INFO";
-	case VIRTIO_GPU_RESP_OK_CAPSET: return "OK_CAPSET";
-	case VIRTIO_GPU_RESP_ERR_UNSPEC: return "ERR_UNSPEC";
-	case VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY: return "ERR_OUT_OF_MEMORY";
-	case VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID: return "ERR_INVALID_SCANOUT_ID";
-	case VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID: return "ERR_INVALID_RESOURCE_ID";
-	case VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID: return "ERR_INVALID_CONTEXT_ID";
-	case VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER: return "ERR_INVALID_PARAMETER";
-	}
-	if (t < 0)
-		snprintf(buf, sizeof(buf), "error %s", strerror(-t));
-	else
-		snprintf(buf, sizeof(buf), "type 0x%x", (unsigned)t);
-	return buf;
-}
 
 static bool
 is_error(int t)
@@ -120,24 +69,6 @@ is_error(int t)
 	       t <= VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 }
 
-#define OK(expr)                                                          \
-	do {                                                              \
-		int r_ = (expr);                                          \
-		cr_assert(r_ >= 0, "%s failed: %s (%d)\ndaemon stderr:\n%s", \
-			  #expr, strerror(-r_), r_, F.err);               \
-	} while (0)
-
-/* A command answered with this response type. */
-#define RESP(want, expr)                                                  \
-	do {                                                              \
-		int r_ = (expr);                                          \
-		cr_assert(r_ == (int)(want),                              \
-			  "%s: expected %s, got %s\ndaemon stderr:\n%s",  \
-			  #expr, resp_name((int)(want)), resp_name(r_), F.err); \
-	} while (0)
-
-#define NODATA(expr) RESP(VIRTIO_GPU_RESP_OK_NODATA, expr)
-
 /* A command answered with one of the VIRTIO_GPU_RESP_ERR_* codes. */
 #define ERROR(expr)                                                       \
 	do {                                                              \
@@ -145,17 +76,6 @@ is_error(int t)
 		cr_assert(is_error(r_), "%s: expected an error, got %s\n" \
 			  "daemon stderr:\n%s", #expr, resp_name(r_), F.err); \
 	} while (0)
-
-/* A GET_FEATURES round trip: the control socket answers. */
-static void
-expect_alive(void)
-{
-	uint64_t features;
-
-	cr_assert(vuf_alive(&F), "the daemon died (status 0x%x)\nstderr:\n%s",
-		  F.status, F.err);
-	OK(vuf_get_u64(&F, VU_GET_FEATURES, &features));
-}
 
 /* ---- start-up ---- */
 
@@ -168,8 +88,7 @@ require_virgl(void)
 	char out[256], err[256];
 	int st;
 
-	cr_assert(strchr(bin, '/') == NULL || access(bin, X_OK) == 0,
-		  "%s is not an executable (set VUGPU_BIN)", bin);
+	check_binary();
 	st = vuf_run(args, out, sizeof(out), err, sizeof(err), VUF_TIMEOUT_MS);
 	cr_assert(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "%s --print-capabilities: status %d: %s", bin, st, err);
