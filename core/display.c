@@ -57,6 +57,7 @@ struct display_io {
 	bool no_splice;		/* splicing failed: copy on this socket */
 	bool polling;		/* tx_op waits for room to splice into */
 	size_t in_pipe;		/* bytes in the pipe, not yet in the socket */
+	size_t pipe_size;	/* what it holds */
 
 	struct loop_op rx_op;
 	struct iovec rx_iov;
@@ -187,6 +188,17 @@ tx_advance(struct display_io *io, size_t n)
 
 static void tx_submit(struct display *d, struct display_io *io);
 
+/* The by-reference iovecs [from, io->niov) are about to be copied
+ * instead: let the caller complete them first. */
+static void
+tx_prepare_rest(struct display *d, struct display_io *io, unsigned from)
+{
+	if (!d->cb->prepare)
+		return;
+	for (unsigned i = from; i < io->niov; i++)
+		d->cb->prepare(d->data, io->iov[i].iov_base, io->iov[i].iov_len);
+}
+
 /* The message is out. */
 static void
 tx_done(struct display *d, struct display_io *io)
@@ -207,9 +219,11 @@ tx_failed(struct display_io *io, int err)
 
 /*
  * Move the by-reference part through the pipe: vmsplice the next pages
- * into it, splice them into the (non-blocking) socket, until all is in
- * or the socket is full; then wait for room with a poll. Only ever runs
- * from a completion: the message's head always goes first, by sendmsg.
+ * into it, a pipe's worth at a time, splice them into the (non-blocking)
+ * socket, until all is in or the socket is full; then wait for room with
+ * a poll. Only ever runs from a completion: the message's head always
+ * goes first, by sendmsg. The caller prepares each piece just before it
+ * goes, so it can fill the next while the frontend reads this one.
  */
 static void
 tx_splice(struct display *d, struct display_io *io)
@@ -218,14 +232,18 @@ tx_splice(struct display *d, struct display_io *io)
 		ssize_t n;
 
 		if (!io->in_pipe) {
-			unsigned k = io->niov - io->first;
+			struct iovec v;
 
-			if (!k) {
+			if (io->first == io->niov) {
 				tx_done(d, io);
 				return;
 			}
-			n = vmsplice(io->pipe[1], io->iov + io->first,
-				     k > IOV_MAX ? IOV_MAX : k, SPLICE_F_NONBLOCK);
+			v = io->iov[io->first];
+			if (v.iov_len > io->pipe_size)
+				v.iov_len = io->pipe_size;
+			if (d->cb->prepare)
+				d->cb->prepare(d->data, v.iov_base, v.iov_len);
+			n = vmsplice(io->pipe[1], &v, 1, SPLICE_F_NONBLOCK);
 			if (n <= 0) {
 				/* Nothing of these pages went out: copy them. */
 				log_limited(LOG_LVL_WARN, "display socket: vmsplice: "
@@ -233,6 +251,7 @@ tx_splice(struct display *d, struct display_io *io)
 					    n < 0 ? strerror(errno) : "no room");
 				io->no_splice = true;
 				io->by_ref = io->niov;
+				tx_prepare_rest(d, io, io->first);
 				tx_submit(d, io);
 				return;
 			}
@@ -246,6 +265,8 @@ tx_splice(struct display *d, struct display_io *io)
 		} else if (n < 0 && errno == EAGAIN) {
 			io->polling = true;
 			loop_poll(d->loop, &io->tx_op, io->fd, POLLOUT);
+			if (d->cb->stalled)
+				d->cb->stalled(d->data);
 			return;
 		} else if (n == 0 || errno != EINTR) {
 			tx_failed(io, n < 0 ? errno : EPIPE);
@@ -418,6 +439,11 @@ pipe_ready(struct display_io *io)
 	}
 	/* Smaller pipes (a lower pipe-max-size) only mean more rounds. */
 	fcntl(io->pipe[1], F_SETPIPE_SZ, DISPLAY_PIPE_SIZE);
+	{
+		int sz = fcntl(io->pipe[1], F_GETPIPE_SZ);
+
+		io->pipe_size = sz > 0 ? (size_t)sz : 4096;
+	}
 	return true;
 }
 
@@ -452,12 +478,19 @@ display_send(struct display *d, const struct iovec *iov, unsigned niov,
 			io->iov[n++] = iov[i];
 	}
 	io->niov = n;
-	if (ref_bytes < DISPLAY_SPLICE_MIN || io->no_splice || !pipe_ready(io))
+	if (io->by_ref > n)
 		io->by_ref = n;
+	if (ref_bytes < DISPLAY_SPLICE_MIN || io->no_splice || !pipe_ready(io)) {
+		tx_prepare_rest(d, io, io->by_ref);
+		io->by_ref = n;
+	}
 	/* The head always goes by sendmsg: tx_splice only ever runs from a
 	 * completion, never inside this call. */
-	if (io->by_ref == 0)
+	if (io->by_ref == 0) {
+		if (n && d->cb->prepare)
+			d->cb->prepare(d->data, io->iov[0].iov_base, io->iov[0].iov_len);
 		io->by_ref = 1;
+	}
 	io->first = 0;
 	io->sending = true;
 	tx_submit(d, io);

@@ -21,6 +21,15 @@ struct display_cb {
 	void (*input)(void *data, const struct display_hdr *hdr,
 		      const void *payload);
 	void (*lost)(void *data);
+	/* Optional. The send is about to read the by-reference bytes
+	 * [p, p + len) for the first time (to splice or to copy them): what
+	 * the caller still owes there must be in place when this returns.
+	 * Called in order through the buffers, one pipe's worth at a time,
+	 * so the caller may fill them just in time. */
+	void (*prepare)(void *data, const void *p, size_t len);
+	/* Optional. The socket is full: the send now waits for the
+	 * frontend to read, for as long as it takes. */
+	void (*stalled)(void *data);
 };
 
 struct display {
@@ -42,7 +51,9 @@ void display_attach(struct display *d, int fd);
  * none) may go by reference: the frontend reads them as they are when it
  * reads, possibly after cb->sent. The caller accepts that for pixels it
  * may overwrite; such memory must only ever be unmapped (the socket keeps
- * its pages), never reused for other data. 0 or -ENOTCONN. */
+ * its pages), never reused for other data. Those buffers may also be
+ * completed late: cb->prepare is called for every part of them before
+ * it is first read, spliced or copied. 0 or -ENOTCONN. */
 int display_send(struct display *d, const struct iovec *iov, unsigned niov,
 		 unsigned by_ref);
 

@@ -360,10 +360,28 @@ display_handle_lost(void *data)
 	gpu_display_lost(&d->gpu);
 }
 
+static void
+display_handle_prepare(void *data, const void *p, size_t len)
+{
+	struct daemon *d = data;
+
+	gpu_display_prepare(&d->gpu, p, len);
+}
+
+static void
+display_handle_stalled(void *data)
+{
+	struct daemon *d = data;
+
+	gpu_display_stalled(&d->gpu);
+}
+
 static const struct display_cb display_cb = {
 	.sent = display_handle_sent,
 	.input = display_handle_input,
 	.lost = display_handle_lost,
+	.prepare = display_handle_prepare,
+	.stalled = display_handle_stalled,
 };
 
 /* ---------- frontends and signals ---------- */

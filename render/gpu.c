@@ -139,13 +139,10 @@ res_destroy(struct gpu *g, struct gpu_resource *r)
 static int fence_defer(struct gpu *g, const struct vring_chain *c,
 		       const struct virtio_gpu_ctrl_hdr *h);
 
+/* An answer's header: the fence of req (may be NULL) echoed. */
 static void
-respond(struct gpu *g, struct vring_queue *vq, const struct vring_chain *c,
-	const struct virtio_gpu_ctrl_hdr *req, void *resp, size_t len)
+resp_header(struct virtio_gpu_ctrl_hdr *h, const struct virtio_gpu_ctrl_hdr *req)
 {
-	struct virtio_gpu_ctrl_hdr *h = resp;
-	uint32_t written = 0;
-
 	h->flags = 0;
 	h->fence_id = 0;
 	h->ctx_id = 0;
@@ -158,6 +155,44 @@ respond(struct gpu *g, struct vring_queue *vq, const struct vring_chain *c,
 		h->ctx_id = req->ctx_id;
 		h->ring_idx = req->ring_idx;
 	}
+}
+
+/* Keep where chain c's answer goes, to write h there later. False when
+ * its first writable buffers have no room for a header. */
+static bool
+answer_keep(struct gpu_answer *a, const struct vring_chain *c,
+	    const struct virtio_gpu_ctrl_hdr *h)
+{
+	uint64_t room = 0;
+	unsigned n = 0;
+
+	while (n < c->nin && n < 4 && room < CTRL_HDR_SIZE)
+		room += c->iov[c->nout + n++].iov_len;
+	if (room < CTRL_HDR_SIZE)
+		return false;
+	a->head = c->head;
+	a->nin = n;
+	memcpy(a->in, c->iov + c->nout, n * sizeof(a->in[0]));
+	a->in_len = room;
+	a->resp = *h;
+	return true;
+}
+
+static void
+answer_give(struct vring_queue *vq, const struct gpu_answer *a)
+{
+	iov_from_buf(a->in, a->nin, 0, &a->resp, CTRL_HDR_SIZE);
+	vring_push(vq, a->head, CTRL_HDR_SIZE);
+}
+
+static void
+respond(struct gpu *g, struct vring_queue *vq, const struct vring_chain *c,
+	const struct virtio_gpu_ctrl_hdr *req, void *resp, size_t len)
+{
+	struct virtio_gpu_ctrl_hdr *h = resp;
+	uint32_t written = 0;
+
+	resp_header(h, req);
 	/* With a renderer, a fenced command is answered when its fence
 	 * signals; an error is answered at once (there is nothing to wait
 	 * for), and so is an answer larger than a header. */
@@ -522,8 +557,168 @@ cmd_resource_flush(struct gpu *g, const struct virtio_gpu_resource_flush *c)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
+/* ---------- transfers copied as their UPDATE goes out ---------- */
+
+/* Copy the deferred transfer's rows up to `row`. */
+static void
+defer_copy(struct gpu *g, uint32_t row)
+{
+	struct gpu_defer *d = &g->defer;
+	struct gpu_resource *r = d->res;
+	size_t len;
+
+	if (row > d->end)
+		row = d->end;
+	if (row <= d->next)
+		return;
+	len = (size_t)((row - d->next) * r->stride);
+	gpu_backing_read(&r->backing, d->offset, r->data + d->next * r->stride, len);
+	d->offset += len;
+	d->next = row;
+}
+
+/* Every row is in: give the held answers, in order. */
+static void
+defer_release(struct gpu *g)
+{
+	struct gpu_defer *d = &g->defer;
+	struct vring_queue *vq = g->host->queue_ring(g->host_data, GPU_QUEUE_CTRL);
+
+	if (vq) {
+		for (unsigned i = 0; i < d->nheld; i++)
+			answer_give(vq, &d->held[i]);
+		g->host->queue_flush(g->host_data, GPU_QUEUE_CTRL);
+	}
+	res_unref(g, d->res);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Carry the deferred transfer out now, whole, and answer. */
+static void
+defer_finish(struct gpu *g)
+{
+	if (!g->defer.res)
+		return;
+	defer_copy(g, UINT32_MAX);
+	defer_release(g);
+}
+
+/* The rings are reset under it: forget it, unanswered. */
+static void
+defer_drop(struct gpu *g)
+{
+	res_unref(g, g->defer.res);
+	memset(&g->defer, 0, sizeof(g->defer));
+}
+
+/* Hold req's answer (type OK_NODATA) behind the deferred transfer.
+ * False: it cannot be held. */
+static bool
+defer_hold(struct gpu *g, const struct vring_chain *c,
+	   const struct virtio_gpu_ctrl_hdr *req)
+{
+	struct virtio_gpu_ctrl_hdr h = { .type = VIRTIO_GPU_RESP_OK_NODATA };
+	struct gpu_defer *d = &g->defer;
+
+	if (d->nheld == sizeof(d->held) / sizeof(d->held[0]))
+		return false;
+	resp_header(&h, req);
+	if (!answer_keep(&d->held[d->nheld], c, &h))
+		return false;
+	d->nheld++;
+	return true;
+}
+
+/* A command comes: unless it is the flush that sends the deferred rows
+ * (the first one), the transfer is carried out first. */
+static void
+defer_before(struct gpu *g, const union gpu_req *req, size_t got)
+{
+	struct gpu_defer *d = &g->defer;
+
+	if (!d->res)
+		return;
+	if (got >= sizeof(req->flush) &&
+	    req->hdr.type == VIRTIO_GPU_CMD_RESOURCE_FLUSH &&
+	    req->flush.resource_id == d->res->id && d->nheld == 1)
+		return;
+	defer_finish(g);
+}
+
+/*
+ * Defer a whole-row transfer of `rows` rows from row y, backing offset
+ * off, into r, holding its answer, when the flush behind it can carry
+ * its copy: r is 2D XRGB on a scanout that shows whole rows of it, the
+ * display is idle (the UPDATE goes out at once), and the transfer is
+ * large. The walk must bring that flush: at its end (ctrl_process) a
+ * transfer that no UPDATE is sending is carried out.
+ */
+static bool
+defer_start(struct gpu *g, const struct vring_chain *c,
+	    const struct virtio_gpu_ctrl_hdr *req, struct gpu_resource *r,
+	    uint32_t y, uint32_t rows, uint64_t off)
+{
+	struct gpu_defer *d = &g->defer;
+	bool shown = false;
+
+	if (d->res || r->virgl || r->bpp != 4 || !gpu_format_is_xrgb(r->format) ||
+	    rows * r->stride < GPU_DEFER_MIN || g->sink != GPU_SINK_IDLE ||
+	    g->handshake != GPU_HS_DONE)
+		return false;
+	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
+		const struct gpu_scanout *s = &g->scanout[i];
+
+		if (s->res == r && s->r.x == 0 && s->r.width == r->width &&
+		    y < s->r.y + s->r.height && s->r.y < y + rows)
+			shown = true;
+	}
+	if (!shown || !defer_hold(g, c, req))
+		return false;
+	d->res = res_ref(r);
+	d->offset = off;
+	d->next = y;
+	d->end = y + rows;
+	return true;
+}
+
+/* The walk is over: a deferred transfer waits only for an UPDATE of its
+ * resource that is being spliced. */
+static void
+defer_walk_end(struct gpu *g)
+{
+	if (g->defer.res && !(g->sink == GPU_SINK_SENDING &&
+			      g->tx_res == g->defer.res && g->tx_spliced))
+		defer_finish(g);
+}
+
+void
+gpu_display_prepare(struct gpu *g, const void *p, size_t len)
+{
+	struct gpu_defer *d = &g->defer;
+	const uint8_t *b = p;
+	struct gpu_resource *r = d->res;
+
+	if (!r || b < r->data || b >= r->data + r->data_len || !len)
+		return;
+	len = len < (size_t)(r->data + r->data_len - b) ? len :
+	      (size_t)(r->data + r->data_len - b);
+	/* every row this touches, the last one too */
+	defer_copy(g, (uint32_t)(((uint64_t)(b - r->data) + len + r->stride - 1) /
+				 r->stride));
+	if (d->next >= d->end)
+		defer_release(g);
+}
+
+void
+gpu_display_stalled(struct gpu *g)
+{
+	/* The guest does not wait for the frontend. */
+	defer_finish(g);
+}
+
 static uint32_t
-cmd_transfer_to_host_2d(struct gpu *g,
+cmd_transfer_to_host_2d(struct gpu *g, const struct vring_chain *ch,
+			const struct virtio_gpu_ctrl_hdr *req,
 			const struct virtio_gpu_transfer_to_host_2d *c)
 {
 	struct gpu_resource *r = res_find(g, c->resource_id);
@@ -546,6 +741,8 @@ cmd_transfer_to_host_2d(struct gpu *g,
 	row_bytes = (uint64_t)rect->width * r->bpp;
 	if (rect->x == 0 && rect->width == r->width) {
 		/* Whole rows: one run in the backing and in the image. */
+		if (defer_start(g, ch, req, r, rect->y, rect->height, c->offset))
+			return 0;	/* answered when copied */
 		gpu_backing_read(&r->backing, c->offset,
 				 r->data + rect->y * r->stride,
 				 (size_t)(rect->height * r->stride));
@@ -735,15 +932,8 @@ fence_defer(struct gpu *g, const struct vring_chain *c,
 	bool per_ctx = (h->flags & VIRTIO_GPU_FLAG_INFO_RING_IDX) &&
 		       (g->features & (1ull << VIRTIO_GPU_F_CONTEXT_INIT));
 	struct gpu_fence *f;
-	uint64_t room = 0;
-	unsigned n = 0;
 
 	if (per_ctx && h->ring_idx >= 64)
-		return -1;
-	/* Where the answer goes: the first writable buffers. */
-	while (n < c->nin && n < 4 && room < CTRL_HDR_SIZE)
-		room += c->iov[c->nout + n++].iov_len;
-	if (room < CTRL_HDR_SIZE)
 		return -1;
 	/* Each waiting answer holds a chain: at most a queue's worth. */
 	if (g->nfences == g->fences_cap) {
@@ -760,15 +950,12 @@ fence_defer(struct gpu *g, const struct vring_chain *c,
 	}
 	f = &g->fences[g->nfences];
 	memset(f, 0, sizeof(*f));
+	if (!answer_keep(&f->a, c, h))
+		return -1;
 	f->id = h->fence_id;
 	f->ctx_id = h->ctx_id;
 	f->ring_idx = h->ring_idx;
 	f->per_context = per_ctx;
-	f->head = c->head;
-	f->nin = n;
-	memcpy(f->in, c->iov + c->nout, n * sizeof(f->in[0]));
-	f->in_len = room;
-	f->resp = *h;
 	g->nfences++;
 	/* The renderer may signal at once: the entry is there first. */
 	if (virgl_fence_create(h->fence_id, h->ctx_id, h->ring_idx, per_ctx) < 0) {
@@ -804,8 +991,7 @@ fences_retire(struct gpu *g, bool match, uint64_t fence_id, uint32_t ctx_id,
 			continue;
 		}
 		if (vq) {
-			iov_from_buf(f->in, f->nin, 0, &f->resp, CTRL_HDR_SIZE);
-			vring_push(vq, f->head, CTRL_HDR_SIZE);
+			answer_give(vq, &f->a);
 			any = true;
 		}
 	}
@@ -868,6 +1054,7 @@ ctrl_handle(struct gpu *g, struct vring_queue *vq, struct vring_chain *ch)
 
 	memset(&req, 0, sizeof(req));
 	got = iov_to_buf(ch->iov, ch->nout, 0, &req, sizeof(req));
+	defer_before(g, &req, got);
 	if (got < CTRL_HDR_SIZE) {
 		log_limited(LOG_LVL_WARN, "control command shorter than its header");
 		respond_type(g, vq, ch, NULL, VIRTIO_GPU_RESP_ERR_UNSPEC);
@@ -932,13 +1119,24 @@ ctrl_handle(struct gpu *g, struct vring_queue *vq, struct vring_chain *ch)
 		respond_type(g, vq, ch, &req.hdr,
 			     cmd_set_scanout(g, &req.set_scanout));
 		break;
-	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
-		respond_type(g, vq, ch, &req.hdr, cmd_resource_flush(g, &req.flush));
+	case VIRTIO_GPU_CMD_RESOURCE_FLUSH: {
+		uint32_t t = cmd_resource_flush(g, &req.flush);
+
+		/* Behind a deferred transfer, its answer waits too. */
+		if (g->defer.res && (t != VIRTIO_GPU_RESP_OK_NODATA ||
+				     !defer_hold(g, ch, &req.hdr)))
+			defer_finish(g);
+		if (!g->defer.res)
+			respond_type(g, vq, ch, &req.hdr, t);
 		break;
-	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
-		respond_type(g, vq, ch, &req.hdr,
-			     cmd_transfer_to_host_2d(g, &req.t2d));
+	}
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D: {
+		uint32_t t = cmd_transfer_to_host_2d(g, ch, &req.hdr, &req.t2d);
+
+		if (t)
+			respond_type(g, vq, ch, &req.hdr, t);
 		return true;
+	}
 	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
 		respond_type(g, vq, ch, &req.hdr,
 			     cmd_attach_backing(g, ch, &req.attach));
@@ -1011,6 +1209,7 @@ static void
 ctrl_malformed(struct gpu *g, struct vring_queue *vq, struct vring_chain *ch)
 {
 	log_limited(LOG_LVL_WARN, "control queue: malformed descriptor chain");
+	defer_finish(g);
 	if (ch->head >= vq->num) {
 		vring_push(vq, ch->head, 0);
 		return;
@@ -1050,6 +1249,7 @@ ctrl_process(struct gpu *g)
 		more = g->ctrl_wait == GPU_WAIT_NONE && vring_kicks_enable(vq);
 	} while (more);
 	g->processing = false;
+	defer_walk_end(g);
 	g->host->queue_flush(g->host_data, GPU_QUEUE_CTRL);
 }
 
@@ -1082,6 +1282,8 @@ cursor_handle(struct gpu *g, const struct virtio_gpu_update_cursor *c)
 				return;
 			}
 		} else {
+			if (r == g->defer.res)
+				defer_finish(g);
 			gpu_format_to_xrgb(r->format, g->cursor.data, r->data,
 					   DISPLAY_CURSOR_SIZE * DISPLAY_CURSOR_SIZE);
 		}
@@ -1168,6 +1370,7 @@ sink_send(struct gpu *g, uint32_t request, size_t payload_len,
 	if (ndata && data != g->tx_iov + 2)
 		memcpy(g->tx_iov + 2, data, ndata * sizeof(*data));
 	g->sink = GPU_SINK_SENDING;
+	g->tx_spliced = pixels;
 	ret = g->host->display_send(g->host_data, g->tx_iov, need,
 				    pixels ? 2 : need);
 	if (ret < 0) {
@@ -1212,6 +1415,10 @@ sink_send_update(struct gpu *g, unsigned i)
 		s->ndamage--;
 	}
 	data_len = (size_t)(row * d.height);
+	/* Only a whole-row UPDATE copies a deferred transfer as it goes. */
+	if (r == g->defer.res &&
+	    !(gpu_format_is_xrgb(r->format) && x0 == 0 && d.width == r->width))
+		defer_finish(g);
 	g->tx_payload.update = (struct display_update){
 		.scanout_id = i, .x = d.x, .y = d.y,
 		.width = d.width, .height = d.height,
@@ -1370,6 +1577,7 @@ gpu_display_sent(struct gpu *g)
 {
 	if (g->sink != GPU_SINK_SENDING)
 		return;
+	defer_finish(g);
 	res_unref(g, g->tx_res);
 	g->tx_res = NULL;
 	if (g->display_switch) {
@@ -1429,6 +1637,7 @@ gpu_display_lost(struct gpu *g)
 {
 	if (g->sink != GPU_SINK_NONE)
 		log_info("display socket closed");
+	defer_finish(g);
 	g->sink = GPU_SINK_NONE;
 	g->awaiting = 0;
 	g->handshake = GPU_HS_GET;
@@ -1531,8 +1740,10 @@ gpu_queue_stop(void *impl, unsigned q)
 		ctrl_wait_finish(g, NULL);
 	/* Fenced commands still waiting go back now: the ring is handed
 	 * over (or reset) and their descriptors must not be lost. */
-	if (q == GPU_QUEUE_CTRL)
+	if (q == GPU_QUEUE_CTRL) {
 		fences_retire(g, false, 0, 0, 0, false);
+		defer_finish(g);
+	}
 	log_debug("queue %u stopped", q);
 }
 
@@ -1561,6 +1772,9 @@ gpu_mem_changed(void *impl)
 		ctrl_wait_finish(g, NULL);
 		resume = true;
 	}
+	/* A deferred transfer reads the old mappings, and its answers go
+	 * there. */
+	defer_finish(g);
 	/* Answers waiting for fences point into the old mappings too. */
 	if (g->nfences) {
 		log_limited(LOG_LVL_WARN, "guest memory changed with %u fences "
@@ -1694,6 +1908,7 @@ state_reset(struct gpu *g)
 	 * rings are being reset under it. */
 	g->ctrl_wait = GPU_WAIT_NONE;
 	g->nfences = 0;
+	defer_drop(g);
 	virgl_reset(g);
 	/* Scanouts go dark (the display is told so) and every resource
 	 * goes; pixels still being sent are freed once they are out. */
@@ -1776,6 +1991,7 @@ gpu_start_virgl(struct gpu *g, const char **why)
 void
 gpu_finish(struct gpu *g)
 {
+	defer_drop(g);
 	res_unref(g, g->tx_res);
 	g->tx_res = NULL;
 	resources_free(g);

@@ -30,6 +30,8 @@
 #define GPU_MAX_SCANOUT_SIZE 16384		/* pixels, either side */
 #define GPU_UPDATE_BAND (16u << 20)		/* bytes in one UPDATE at most */
 #define GPU_MAX_DAMAGE 64			/* rectangles owed per scanout */
+#define GPU_DEFER_MIN (256u << 10)		/* bytes: a transfer copied as
+						 * its UPDATE goes out */
 #define GPU_DEFAULT_WIDTH 1280			/* QEMU's default xres/yres */
 #define GPU_DEFAULT_HEIGHT 800
 
@@ -64,6 +66,9 @@ struct gpu_host_ops {
 	/* Make an in-flight send finish soon (the socket is being
 	 * replaced): shut the socket down. */
 	void (*display_abort)(void *host);
+	/* (The host also calls gpu_display_prepare() before it first reads
+	 * by-reference bytes, and gpu_display_stalled() when the socket is
+	 * full.) */
 	/* Call gpu_renderer_poll() whenever fd is readable. 0 or -errno. */
 	int (*watch_fd)(void *host, int fd);
 };
@@ -98,6 +103,32 @@ struct gpu_scanout {
 	 * GPU_MAX_DAMAGE they collapse into one. */
 	struct virtio_gpu_rect damage[GPU_MAX_DAMAGE];
 	unsigned ndamage;
+};
+
+/* An answer kept back: where it goes and what it says. */
+struct gpu_answer {
+	uint16_t head;
+	unsigned nin;
+	struct iovec in[4];		/* the chain's first writable buffers */
+	uint64_t in_len;
+	struct virtio_gpu_ctrl_hdr resp;
+};
+
+/*
+ * A large whole-row TRANSFER_TO_HOST_2D into a resource on a scanout,
+ * copied band by band while the UPDATE of the flush behind it is spliced
+ * into the display socket, so that the frontend reads one band while the
+ * next is copied. A device may carry a command out at any time before it
+ * answers it: the transfer's answer, and the flush's after it, are held
+ * until the last row is in, and any other command, or anything else that
+ * reads the resource or the backing, has the rest copied first.
+ */
+struct gpu_defer {
+	struct gpu_resource *res;	/* holds a ref; NULL: none */
+	uint64_t offset;		/* backing offset of row `next` */
+	uint32_t next, end;		/* rows still to copy */
+	unsigned nheld;
+	struct gpu_answer held[2];	/* the transfer's, then the flush's */
 };
 
 /* A request to the display whose reply a guest command waits for. */
@@ -149,6 +180,7 @@ struct gpu {
 	struct gpu_resource *tx_res;	/* ref held while its pixels go out */
 	struct iovec *tx_iov;
 	unsigned tx_iov_cap;
+	bool tx_spliced;		/* tx_res's rows may go by reference */
 	struct display_hdr tx_hdr;
 	union {
 		uint64_t features;
@@ -169,6 +201,8 @@ struct gpu {
 	bool processing;
 	bool used;			/* the control queue has carried commands */
 
+	struct gpu_defer defer;
+
 	/* A new display socket that waits for the send in flight. */
 	bool display_switch;
 	int next_display_fd;
@@ -187,11 +221,7 @@ struct gpu_fence {
 	uint64_t id;
 	uint32_t ctx_id, ring_idx;
 	bool per_context;
-	uint16_t head;
-	unsigned nin;
-	struct iovec in[4];		/* where the answer goes */
-	uint64_t in_len;
-	struct virtio_gpu_ctrl_hdr resp;
+	struct gpu_answer a;
 };
 
 extern const struct vu_device_ops gpu_vu_ops;
@@ -221,5 +251,9 @@ void gpu_display_input(struct gpu *g, const struct display_hdr *hdr,
 /* The display socket failed or was closed by the frontend; no send is
  * in flight any more. */
 void gpu_display_lost(struct gpu *g);
+/* The send in flight is about to read by-reference bytes [p, p + len). */
+void gpu_display_prepare(struct gpu *g, const void *p, size_t len);
+/* The send in flight waits for the frontend to read. */
+void gpu_display_stalled(struct gpu *g);
 
 #endif /* RENDER_GPU_H */

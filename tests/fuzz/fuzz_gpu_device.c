@@ -118,6 +118,8 @@ static struct fake {
 	bool fail_next;
 	const struct iovec *tx_iov;
 	unsigned tx_niov;
+	unsigned tx_by_ref;
+	uint64_t tx_prepared;		/* by-reference bytes prepared */
 	uint32_t reply_owed;
 
 	int fds[MAX_FDS];		/* every fd handed over this input */
@@ -486,6 +488,8 @@ host_display_send(void *h, const struct iovec *iov, unsigned niov,
 	f.sending = true;
 	f.tx_iov = iov;
 	f.tx_niov = niov;
+	f.tx_by_ref = by_ref;
+	f.tx_prepared = 0;
 	if (hdr.request == DISPLAY_GET_PROTOCOL_FEATURES ||
 	    hdr.request == DISPLAY_GET_DISPLAY_INFO ||
 	    hdr.request == DISPLAY_GET_EDID)
@@ -513,11 +517,36 @@ static const struct gpu_host_ops host_ops = {
 
 /* ---------- the display's side ---------- */
 
+/* As core/display.c does before it first reads by-reference bytes: up
+ * to n more of them prepared, in order. */
+static void
+display_prepare(uint64_t n)
+{
+	uint64_t at = 0;
+
+	for (unsigned i = f.tx_by_ref; i < f.tx_niov && n; i++) {
+		const uint8_t *p = f.tx_iov[i].iov_base;
+		uint64_t len = f.tx_iov[i].iov_len, from, take;
+
+		if (f.tx_prepared >= at + len) {
+			at += len;
+			continue;
+		}
+		from = f.tx_prepared - at;
+		take = len - from < n ? len - from : n;
+		gpu_display_prepare(&f.g, p + from, (size_t)take);
+		f.tx_prepared += take;
+		n -= take;
+		at += len;
+	}
+}
+
 static void
 display_sent(void)
 {
 	if (!f.sending)
 		return;
+	display_prepare(UINT64_MAX);
 	iov_touch(f.tx_iov, f.tx_niov);
 	f.sending = false;
 	gpu_display_sent(&f.g);
@@ -1264,8 +1293,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				gpu_vu_ops.queue_kick(&f.g, code >> 7);
 			break;
 		case 6:
-		case 7:
 			display_sent();
+			break;
+		case 7:
+			/* a pipe's worth spliced, or the socket full */
+			if (!f.sending)
+				break;
+			if (code & 0x80)
+				display_prepare((uint64_t)(fuzz_u8(&in) + 1) << 12);
+			else
+				gpu_display_stalled(&f.g);
 			break;
 		case 8:
 			display_reply(&in);

@@ -288,6 +288,25 @@ def gpu_device_seeds():
     d.sent().sent().sent()
     seeds['bands'] = d.b
 
+    # A 256 KiB whole-row transfer and its flush in one kick: the copy
+    # waits for the UPDATE, made a piece at a time, then the socket fills.
+    d = boot()
+    d.ctrl(1, u8(0x80) + u32(1) + u32(256) + u32(256), fl=0x05)
+    d.ctrl(6, u8(0) + u8(1) + u8(0x10) + u16(0))       # 448 KiB of backing
+    d.ctrl(3, u32(0) + u32(1) + u32(0) + u32(0) + u32(256) + u32(256),
+           fl=0x05)
+    d.sent().sent()                                    # SCANOUT, UPDATE
+    d.ctrl(5, u32(1) + u32(0) + u32(0) + u32(256) + u32(256) + u64(0),
+           fl=0x04)
+    d.ctrl(4, u32(1) + u32(0) + u32(0) + u32(256) + u32(256), fl=0x05)
+    d.op(7 | 0x80, u8(31)).op(7 | 0x80, u8(15)).op(7).sent()
+    d.ctrl(5, u32(1) + u32(0) + u32(0) + u32(256) + u32(256) + u64(0),
+           fl=0x04)
+    d.ctrl(4, u32(1) + u32(0) + u32(0) + u32(256) + u32(256), fl=0x04)
+    d.ctrl(0)
+    d.op(7 | 0x80, u8(255)).sent()
+    seeds['deferred'] = d.b
+
     d = boot(0x1f)
     d.ctrl(0).op(9 | 0x80)                             # display lost
     d.ctrl(0).op(13 | 0x40)                            # ctrl queue stops

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -3027,4 +3028,188 @@ Test(gpu2d, scanout_size_limit)
 	     vuf_gpu_set_scanout(&F, 0, 1, (struct vuf_rect){ 0, 0, 16385, 1 }));
 	NODATA(vuf_gpu_set_scanout(&F, 0, 1, (struct vuf_rect){ 1, 0, 16384, 1 }));
 	expect_alive();
+}
+
+/* ---- a transfer copied as its flush's UPDATE goes out ---- */
+
+/*
+ * Linux's driver updates a plane with a whole-row TRANSFER_TO_HOST_2D and
+ * a RESOURCE_FLUSH, then one notification. vugpu may then copy the rows
+ * just before each piece of the UPDATE is spliced into the display
+ * socket, but answers both commands only once every row is in: pixels the
+ * guest writes after the answers must never reach the display. These
+ * place commands and kick once, take every answer (all OK_NODATA, in the
+ * order placed), then scribble over the whole backing.
+ */
+enum { ONE_KICK_MAX = 4 };
+
+struct one_kick {
+	unsigned n;
+	int head[ONE_KICK_MAX];
+};
+
+static void
+place_transfer(struct one_kick *k, const struct image *im, struct vuf_rect r)
+{
+	struct virtio_gpu_transfer_to_host_2d c = {
+		.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
+		.r = { r.x, r.y, r.width, r.height },
+		.offset = ((uint64_t)r.y * im->w + r.x) * 4,
+		.resource_id = im->id,
+	};
+
+	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, &c, sizeof(c), NULL, 0, 24));
+}
+
+static void
+place_flush(struct one_kick *k, const struct image *im, struct vuf_rect r)
+{
+	struct virtio_gpu_resource_flush c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH,
+		.r = { r.x, r.y, r.width, r.height },
+		.resource_id = im->id,
+	};
+
+	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, &c, sizeof(c), NULL, 0, 24));
+}
+
+static void
+place_create(struct one_kick *k, uint32_t id)
+{
+	struct virtio_gpu_resource_create_2d c = {
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
+		.resource_id = id,
+		.format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
+		.width = 64, .height = 64,
+	};
+
+	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, &c, sizeof(c), NULL, 0, 24));
+}
+
+/* Kick once and take every answer, then the guest draws seed `scribble`
+ * all over im's backing. */
+static void
+kick_answers_scribble(const struct one_kick *k, struct image *im,
+		      uint32_t scribble)
+{
+	OK(vuf_vq_kick(&F, 0));
+	for (unsigned i = 0; i < k->n; i++) {
+		const struct virtio_gpu_ctrl_hdr *h;
+		unsigned head;
+		uint32_t len;
+
+		OK(vuf_vq_wait_used(&F, 0, &head, &len, -1));
+		cr_assert_eq(head, (unsigned)k->head[i],
+			     "answer %u: head %u, want %d (out of order)", i,
+			     head, k->head[i]);
+		cr_assert_eq(len, 24);
+		h = vuf_gpu_resp(&F, 0, head);
+		RESP(VIRTIO_GPU_RESP_OK_NODATA, (int)h->type);
+	}
+	if (F.display.paused) {
+		/* The rows went out (or the socket filled) before the answers:
+		 * with nobody reading, the socket holds more than the header. */
+		int queued = 0;
+
+		cr_assert_eq(ioctl(F.display_fd, FIONREAD, &queued), 0);
+		cr_assert_geq(queued, 256 << 10, "%d bytes in the display socket "
+			      "when the answers came", queued);
+	}
+	image_fill(im, scribble);
+}
+
+/* im (w x h) on scanout 0, showing seed 1; then seed 2 drawn in guest
+ * memory, and wa made to show it. */
+static void
+frame_setup(struct image *im, struct want *wa, uint32_t w, uint32_t h)
+{
+	image_new(im, 1, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, w, h, 0);
+	image_fill(im, 1);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(im), 0));
+	show(0, im);
+	image_fill(im, 2);
+	want_init(wa, 0, w, h);
+	want_from(wa, im, im->shadow, 0, 0);
+}
+
+/* The frontend reading all along, or not at all until the answers are
+ * in: the frame fits the socket buffer, or with the frontend paused the
+ * socket fills and the rest is copied at once (the guest never waits for
+ * the frontend). */
+Test(gpu2d, transfer_and_flush_answered_after_the_copy)
+{
+	static const struct { uint32_t w, h; bool paused; } cases[] = {
+		{ 1024, 768, false },
+		{ 1024, 768, true },
+		{ 3840, 2160, true },	/* more than any socket buffer */
+	};
+	struct opts o = { .region = 48u << 20 };
+
+	start_opts(&o);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct one_kick k = { 0 };
+		struct image im;
+		struct want wa;
+
+		frame_setup(&im, &wa, cases[i].w, cases[i].h);
+		vuf_display_pause(&F, cases[i].paused);
+		place_transfer(&k, &im, full(&im));
+		place_flush(&k, &im, full(&im));
+		kick_answers_scribble(&k, &im, 3);
+		vuf_display_pause(&F, false);
+		expect_fb(&wa);
+		NODATA(vuf_gpu_set_scanout(&F, 0, 0, (struct vuf_rect){ 0 }));
+		NODATA(vuf_gpu_unref(&F, 1));
+		own_free(wa.px);
+		image_free(&im);
+	}
+	expect_alive();
+}
+
+/* A transfer with no flush behind it in the same walk is carried out
+ * before its answer; one with another command between it and its flush,
+ * before that command. */
+Test(gpu2d, transfer_copied_before_the_next_command)
+{
+	struct image im;
+	struct want wa;
+
+	start();
+	frame_setup(&im, &wa, 1024, 768);
+	for (unsigned between = 0; between < 2; between++) {
+		struct one_kick k = { 0 };
+
+		image_fill(&im, 2);
+		place_transfer(&k, &im, full(&im));
+		if (between)
+			place_create(&k, 7);
+		kick_answers_scribble(&k, &im, 3);
+		NODATA(vuf_gpu_flush(&F, 1, full(&im)));
+		expect_fb(&wa);
+	}
+	NODATA(vuf_gpu_unref(&F, 7));
+	expect_alive();
+	own_free(wa.px);
+	image_free(&im);
+}
+
+/* The flush shows only the top rows: the UPDATE copies those as it goes,
+ * the rest is copied before the answers; a later flush of the bottom
+ * shows what was transferred, not what was drawn after. */
+Test(gpu2d, transfer_wider_than_its_flush)
+{
+	struct one_kick k = { 0 };
+	struct image im;
+	struct want wa;
+
+	start();
+	frame_setup(&im, &wa, 1024, 768);
+	place_transfer(&k, &im, full(&im));
+	place_flush(&k, &im, (struct vuf_rect){ 0, 0, 1024, 256 });
+	kick_answers_scribble(&k, &im, 3);
+	NODATA(vuf_gpu_flush(&F, 1, (struct vuf_rect){ 0, 256, 1024, 512 }));
+	expect_fb(&wa);
+	expect_alive();
+	own_free(wa.px);
+	image_free(&im);
 }
