@@ -32,11 +32,46 @@ reap(pid_t pid)
 		;
 }
 
+/* What a lone flush of a 64x64 tile of the scanout sends the display:
+ * header, UPDATE payload, pixels. */
+#define UPDATE_MSG (12 + 20 + 64 * 64 * 4)
+
+/* Read everything fd holds now into buf (sized UPDATE_MSG, reused);
+ * bytes read, or -1 when it is closed or failed. */
+static ssize_t
+drain(int fd, uint8_t *buf)
+{
+	ssize_t got = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, UPDATE_MSG, MSG_DONTWAIT);
+
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return got;
+		return -1;
+	}
+}
+
+/*
+ * Round trips between this process and a child that blocks in read(2) on
+ * one eventfd and answers on another; with `update`, the child also
+ * writes a lone flush's UPDATE (UPDATE_MSG bytes) to a unix socket before
+ * it answers, and a round trip ends when both are in. Round-trip times go
+ * to a->rtt_us (without update only); the child's CPU per round trip to
+ * *cpu_ns / *count.
+ */
 static int
-eventfd_rtt(struct floor_acc *a, unsigned n)
+eventfd_rtt(struct floor_acc *a, unsigned n, bool update, uint64_t *cpu_ns,
+	    uint64_t *count)
 {
 	int ping = eventfd(0, EFD_CLOEXEC), pong = eventfd(0, EFD_CLOEXEC);
+	int sv[2] = { -1, -1 };
 	uint64_t v = 1, stop = 1ull << 40;
+	uint8_t *msg = NULL;
 	struct bc_proc p0, p1;
 	bool sampled = false;
 	int ret = 0;
@@ -45,6 +80,17 @@ eventfd_rtt(struct floor_acc *a, unsigned n)
 	if (ping < 0 || pong < 0) {
 		ret = -errno;
 		goto out;
+	}
+	if (update) {
+		msg = calloc(1, UPDATE_MSG);
+		if (!msg) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			ret = -errno;
+			goto out;
+		}
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -56,6 +102,8 @@ eventfd_rtt(struct floor_acc *a, unsigned n)
 		for (;;) {
 			if (read(ping, &v, sizeof(v)) != sizeof(v) || v >= stop)
 				_exit(0);
+			if (update && write(sv[0], msg, UPDATE_MSG) != UPDATE_MSG)
+				_exit(1);
 			v = 1;
 			if (write(pong, &v, sizeof(v)) != sizeof(v))
 				_exit(1);
@@ -66,7 +114,12 @@ eventfd_rtt(struct floor_acc *a, unsigned n)
 	 * backend pays at least for a lone command. Sampled after the first
 	 * round trip, so that the fork's own work is not counted. */
 	for (unsigned i = 0; i < n && ret == 0; i++) {
-		struct pollfd p = { .fd = pong, .events = POLLIN };
+		struct pollfd p[2] = {
+			{ .fd = pong, .events = POLLIN },
+			{ .fd = sv[1], .events = POLLIN },
+		};
+		ssize_t want = update ? UPDATE_MSG : 0;
+		bool ponged = false;
 		uint64_t t0;
 
 		if (i == 1)
@@ -74,16 +127,32 @@ eventfd_rtt(struct floor_acc *a, unsigned n)
 		t0 = bc_now_ns();
 
 		v = 1;
-		if (write(ping, &v, sizeof(v)) != sizeof(v) ||
-		    poll(&p, 1, 5000) != 1 || read(pong, &v, sizeof(v)) != sizeof(v)) {
+		if (write(ping, &v, sizeof(v)) != sizeof(v)) {
 			ret = -EIO;
 			break;
 		}
-		ret = series_add(&a->rtt_us, (double)(bc_now_ns() - t0) / 1e3);
+		/* As the bench waits for a used entry and an UPDATE. */
+		while (ret == 0 && (!ponged || want > 0)) {
+			ssize_t got;
+
+			if (poll(p, update ? 2 : 1, 5000) < 1) {
+				ret = -EIO;
+			} else if (p[0].revents && !ponged) {
+				ponged = read(pong, &v, sizeof(v)) == sizeof(v);
+				ret = ponged ? 0 : -EIO;
+				p[0].fd = -1;
+			} else if (update && p[1].revents) {
+				got = drain(sv[1], msg);
+				ret = got < 0 ? -EIO : 0;
+				want -= got;
+			}
+		}
+		if (ret == 0 && !update)
+			ret = series_add(&a->rtt_us, (double)(bc_now_ns() - t0) / 1e3);
 	}
 	if (ret == 0 && sampled && bc_proc_sample(pid, &p1) == 0) {
-		a->wake_ns += p1.cpu_ns - p0.cpu_ns;
-		a->wakes += n - 1;
+		*cpu_ns += p1.cpu_ns - p0.cpu_ns;
+		*count += n - 1;
 	}
 	if (write(ping, &stop, sizeof(stop)) != sizeof(stop))
 		kill(pid, SIGKILL);
@@ -93,6 +162,11 @@ out:
 		close(ping);
 	if (pong >= 0)
 		close(pong);
+	if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	free(msg);
 	return ret;
 }
 
@@ -243,7 +317,10 @@ out:
 int
 floor_round(struct floor_acc *a, unsigned rtts, unsigned reps)
 {
-	int ret = eventfd_rtt(a, rtts);
+	int ret = eventfd_rtt(a, rtts, false, &a->wake_ns, &a->wakes);
+
+	if (ret == 0)
+		ret = eventfd_rtt(a, rtts, true, &a->upd_ns, &a->upds);
 
 	if (ret == 0)
 		ret = copy_8m(a, reps);
@@ -262,6 +339,7 @@ floor_report(struct floor_acc *a, struct report *r)
 	r->floor.unix_ms = series_pct(&a->unix_ms, 50);
 	r->floor.splice_ms = series_pct(&a->splice_ms, 50);
 	r->floor.wake_cpu_us = a->wakes ? (double)a->wake_ns / (double)a->wakes / 1e3 : 0;
+	r->floor.update_cpu_us = a->upds ? (double)a->upd_ns / (double)a->upds / 1e3 : 0;
 	/* A frame is one copy out of guest memory and one trip through the
 	 * display socket, of 1920x1080x4 bytes rather than 8 MiB. */
 	r->floor.frame_ms = (r->floor.memcpy_ms + r->floor.unix_ms) *

@@ -142,6 +142,8 @@ rep_xfloor(const struct report *r, const struct rep_fig *f, unsigned be)
 		return r->floor.frame_ms > 0 ? v / r->floor.frame_ms : NAN;
 	case REP_FLOOR_WAKE_CPU:
 		return r->floor.wake_cpu_us > 0 ? v / r->floor.wake_cpu_us : NAN;
+	case REP_FLOOR_UPDATE_CPU:
+		return r->floor.update_cpu_us > 0 ? v / r->floor.update_cpu_us : NAN;
 	case REP_FLOOR_FRAME_RATE:
 		return r->floor.frame_ms > 0 && v > 0 ?
 		       (1000.0 / v) / r->floor.frame_ms : NAN;
@@ -282,6 +284,7 @@ static const struct {
 	{ "unix_8m_spliced", "ms", offsetof(struct rep_floor_vals, splice_ms) },
 	{ "frame_spliced", "ms", offsetof(struct rep_floor_vals, frame_splice_ms) },
 	{ "wake_cpu", "us", offsetof(struct rep_floor_vals, wake_cpu_us) },
+	{ "wake_update_cpu", "us", offsetof(struct rep_floor_vals, update_cpu_us) },
 };
 
 static double

@@ -39,6 +39,7 @@ enum rep_floor {
 	REP_FLOOR_FRAME_MS,	/* a time in ms: x (memcpy + unix socket) of a frame */
 	REP_FLOOR_FRAME_RATE,	/* frames/s: its period x the same */
 	REP_FLOOR_WAKE_CPU,	/* CPU us: x the ping-pong responder's CPU */
+	REP_FLOOR_UPDATE_CPU,	/* CPU us: x the same, sending a 64x64 UPDATE */
 };
 
 struct rep_fig {
@@ -61,6 +62,7 @@ struct rep_floor_vals {
 	double splice_ms;	/* 8 MiB spliced through a unix socket, p50 */
 	double frame_splice_ms;	/* (memcpy + splice) for one frame */
 	double wake_cpu_us;	/* the ping-pong responder's CPU per round trip */
+	double update_cpu_us;	/* the same, when it also sends a 64x64 UPDATE */
 };
 
 struct report {

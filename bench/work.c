@@ -319,8 +319,9 @@ latency_report(struct work_acc *a, struct report *r, unsigned be)
 		if (!a->count[k])
 			continue;
 		snprintf(name, sizeof(name), "%s_cpu", kind_name[k]);
+		/* A flush of the scanout also sends its UPDATE. */
 		rep_set(r, be, "latency", name, "us/cmd", REP_LOWER, true,
-			REP_FLOOR_WAKE_CPU,
+			k == K_FLUSH ? REP_FLOOR_UPDATE_CPU : REP_FLOOR_WAKE_CPU,
 			(double)a->cpu_ns[k] / (double)a->count[k] / 1e3);
 		snprintf(name, sizeof(name), "%s_n", kind_name[k]);
 		rep_set(r, be, "latency", name, "cmds", REP_INFO, false,
