@@ -14,6 +14,7 @@
  * proto/display.c. Nothing here may abort the daemon.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1345,34 +1346,34 @@ cursor_process(struct gpu *g)
 
 /* ---------- the display socket ---------- */
 
-/* Send request with its payload, then ndata iovecs of data; pixels
- * (data straight from a resource) may go by reference. */
+static_assert(sizeof(struct gpu_update_head) == 32, "UPDATE head");
+
+/* Room for n iovecs in g->tx_iov. */
 static int
-sink_send(struct gpu *g, uint32_t request, size_t payload_len,
-	  const struct iovec *data, unsigned ndata, size_t data_len, bool pixels)
+tx_iov_room(struct gpu *g, unsigned n)
 {
-	unsigned need = 2 + ndata;
+	struct iovec *p;
+
+	if (n <= g->tx_iov_cap)
+		return 0;
+	p = realloc(g->tx_iov, n * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	g->tx_iov = p;
+	g->tx_iov_cap = n;
+	return 0;
+}
+
+/* Write the n iovecs in g->tx_iov, one message of `request` or several
+ * UPDATEs; with pixels, those after the head may go by reference. */
+static int
+sink_write(struct gpu *g, uint32_t request, unsigned n, bool pixels)
+{
 	int ret;
 
-	if (need > g->tx_iov_cap) {
-		struct iovec *n = realloc(g->tx_iov, need * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		g->tx_iov = n;
-		g->tx_iov_cap = need;
-	}
-	g->tx_hdr.request = request;
-	g->tx_hdr.flags = 0;
-	g->tx_hdr.size = (uint32_t)(payload_len + data_len);
-	g->tx_iov[0] = (struct iovec){ &g->tx_hdr, sizeof(g->tx_hdr) };
-	g->tx_iov[1] = (struct iovec){ &g->tx_payload, payload_len };
-	if (ndata && data != g->tx_iov + 2)
-		memcpy(g->tx_iov + 2, data, ndata * sizeof(*data));
 	g->sink = GPU_SINK_SENDING;
 	g->tx_spliced = pixels;
-	ret = g->host->display_send(g->host_data, g->tx_iov, need,
-				    pixels ? 2 : need);
+	ret = g->host->display_send(g->host_data, g->tx_iov, n, pixels ? 2 : n);
 	if (ret < 0) {
 		/* Nothing is in flight: carry on as if the display left, so
 		 * that nothing waits on it. */
@@ -1388,6 +1389,90 @@ sink_send(struct gpu *g, uint32_t request, size_t payload_len,
 	return 0;
 }
 
+/* Send request with its payload, then ndata iovecs of data; pixels
+ * (data straight from a resource) may go by reference. */
+static int
+sink_send(struct gpu *g, uint32_t request, size_t payload_len,
+	  const struct iovec *data, unsigned ndata, size_t data_len, bool pixels)
+{
+	unsigned need = 2 + ndata;
+
+	if (tx_iov_room(g, need) < 0)
+		return -ENOMEM;
+	g->tx_hdr.request = request;
+	g->tx_hdr.flags = 0;
+	g->tx_hdr.size = (uint32_t)(payload_len + data_len);
+	g->tx_iov[0] = (struct iovec){ &g->tx_hdr, sizeof(g->tx_hdr) };
+	g->tx_iov[1] = (struct iovec){ &g->tx_payload, payload_len };
+	if (ndata && data != g->tx_iov + 2)
+		memcpy(g->tx_iov + 2, data, ndata * sizeof(*data));
+	return sink_write(g, request, need, pixels);
+}
+
+/* Damage rectangle d of scanout i is rows apart in the resource (not
+ * whole rows, which may be spliced), of x8r8g8b8 pixels (no staging). */
+static bool
+rows_apart(const struct gpu_scanout *s, const struct virtio_gpu_rect *d)
+{
+	return gpu_format_is_xrgb(s->res->format) &&
+	       !(s->r.x + d->x == 0 && d->width == s->res->width);
+}
+
+/*
+ * Send d, rows apart, one iovec per row gathered by sendmsg (no staging
+ * copy), and with it the small damage owed after it that goes the same
+ * way, each UPDATE with its own head: a desktop frame's text cells and
+ * widgets in a few writes and wake-ups of the frontend, not one each.
+ * Up to GPU_UPDATE_BATCH bytes: past that a write's own cost is small
+ * next to its copy, and damage redrawn faster than the display takes it
+ * (the ring kept full of flushes) keeps coalescing while it is owed
+ * rather than going out again with every write.
+ */
+static int
+sink_send_rows(struct gpu *g, unsigned i, struct virtio_gpu_rect d)
+{
+	struct gpu_scanout *s = &g->scanout[i];
+	struct gpu_resource *r = s->res;
+	unsigned n = 0, k = 0;
+	uint64_t bytes = (uint64_t)d.width * d.height * 4;
+	int ret;
+
+	for (;;) {
+		struct gpu_update_head *h = &g->tx_batch[k++];
+		uint64_t x0 = (uint64_t)s->r.x + d.x, y0 = (uint64_t)s->r.y + d.y;
+
+		if (tx_iov_room(g, n + 1 + d.height) < 0)
+			return -ENOMEM;
+		h->hdr = (struct display_hdr){
+			DISPLAY_UPDATE, 0,
+			(uint32_t)(sizeof(h->u) + (uint64_t)d.width * d.height * 4),
+		};
+		h->u = (struct display_update){ i, d.x, d.y, d.width, d.height };
+		g->tx_iov[n++] = (struct iovec){ h, sizeof(*h) };
+		for (uint32_t y = 0; y < d.height; y++)
+			g->tx_iov[n++] = (struct iovec){
+				r->data + (y0 + y) * r->stride + x0 * 4,
+				(size_t)d.width * 4,
+			};
+		if (k == GPU_MAX_DAMAGE || !s->ndamage)
+			break;
+		d = s->damage[0];
+		bytes += (uint64_t)d.width * d.height * 4;
+		if (!rows_apart(s, &d) || n + 1 + d.height > IOV_MAX ||
+		    bytes > GPU_UPDATE_BATCH)
+			break;
+		memmove(&s->damage[0], &s->damage[1],
+			(s->ndamage - 1) * sizeof(s->damage[0]));
+		s->ndamage--;
+	}
+	g->tx_res = res_ref(r);
+	ret = sink_write(g, DISPLAY_UPDATE, n, false);
+	if (ret < 0)
+		return ret;	/* sink_write dropped the reference */
+	g->updates_sent += k;
+	return 0;
+}
+
 /* Send scanout i's damage: pixels straight from the resource. */
 static int
 sink_send_update(struct gpu *g, unsigned i)
@@ -1399,7 +1484,7 @@ sink_send_update(struct gpu *g, unsigned i)
 	uint64_t row = (uint64_t)d.width * 4;	/* <= 64 KiB: scanouts are capped */
 	uint32_t band = (uint32_t)(GPU_UPDATE_BAND / row);
 	size_t data_len;
-	unsigned ndata;
+	void *data;
 	bool by_ref = false;
 	int ret;
 
@@ -1419,6 +1504,8 @@ sink_send_update(struct gpu *g, unsigned i)
 	if (r == g->defer.res &&
 	    !(gpu_format_is_xrgb(r->format) && x0 == 0 && d.width == r->width))
 		defer_finish(g);
+	if (rows_apart(s, &d))
+		return sink_send_rows(g, i, d);
 	g->tx_payload.update = (struct display_update){
 		.scanout_id = i, .x = d.x, .y = d.y,
 		.width = d.width, .height = d.height,
@@ -1437,50 +1524,21 @@ sink_send_update(struct gpu *g, unsigned i)
 			gpu_format_to_xrgb(r->format, g->tx_staging + (size_t)y * d.width,
 					   r->data + (y0 + y) * r->stride + x0 * 4,
 					   d.width);
-		ndata = 1;
-		if (g->tx_iov_cap < 3) {
-			struct iovec *n = realloc(g->tx_iov, 3 * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			g->tx_iov = n;
-			g->tx_iov_cap = 3;
-		}
-		g->tx_iov[2] = (struct iovec){ g->tx_staging, data_len };
-	} else if (x0 == 0 && d.width == r->width) {
-		/* Whole rows: contiguous in the resource, and so worth
-		 * splicing when large. Rows apart would fill the pipe and the
-		 * socket's buffers with page pieces: those are copied. */
-		ndata = 1;
-		by_ref = true;
-		if (g->tx_iov_cap < 3) {
-			struct iovec *n = realloc(g->tx_iov, 3 * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			g->tx_iov = n;
-			g->tx_iov_cap = 3;
-		}
-		g->tx_iov[2] = (struct iovec){ r->data + y0 * r->stride, data_len };
+		data = g->tx_staging;
 	} else {
-		/* One iovec per row, gathered by sendmsg: no staging copy. */
-		ndata = d.height;
-		if (2 + ndata > g->tx_iov_cap) {
-			struct iovec *n = realloc(g->tx_iov, (2 + ndata) * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			g->tx_iov = n;
-			g->tx_iov_cap = 2 + ndata;
-		}
-		for (uint32_t y = 0; y < d.height; y++)
-			g->tx_iov[2 + y] = (struct iovec){
-				r->data + (y0 + y) * r->stride + x0 * 4, (size_t)row,
-			};
+		/* Whole rows: contiguous in the resource, and so worth
+		 * splicing when large. Rows apart (above) would fill the pipe
+		 * and the socket's buffers with page pieces: those are
+		 * copied. */
+		data = r->data + y0 * r->stride;
+		by_ref = true;
 	}
+	if (tx_iov_room(g, 3) < 0)
+		return -ENOMEM;
+	g->tx_iov[2] = (struct iovec){ data, data_len };
 	g->tx_res = res_ref(r);
 	ret = sink_send(g, DISPLAY_UPDATE, sizeof(g->tx_payload.update),
-			g->tx_iov + 2, ndata, data_len, by_ref);
+			g->tx_iov + 2, 1, data_len, by_ref);
 	if (ret < 0)
 		return ret;	/* sink_send dropped the reference */
 	g->updates_sent++;

@@ -30,6 +30,8 @@
 #define GPU_MAX_SCANOUT_SIZE 16384		/* pixels, either side */
 #define GPU_UPDATE_BAND (16u << 20)		/* bytes in one UPDATE at most */
 #define GPU_MAX_DAMAGE 64			/* rectangles owed per scanout */
+#define GPU_UPDATE_BATCH (32u << 10)		/* bytes of pixels in UPDATEs
+						 * written together */
 #define GPU_DEFER_MIN (256u << 10)		/* bytes: a transfer copied as
 						 * its UPDATE goes out */
 #define GPU_DEFAULT_WIDTH 1280			/* QEMU's default xres/yres */
@@ -181,6 +183,11 @@ struct gpu {
 	struct iovec *tx_iov;
 	unsigned tx_iov_cap;
 	bool tx_spliced;		/* tx_res's rows may go by reference */
+	/* The heads of UPDATEs sent together in one write. */
+	struct gpu_update_head {
+		struct display_hdr hdr;
+		struct display_update u;
+	} tx_batch[GPU_MAX_DAMAGE];
 	struct display_hdr tx_hdr;
 	union {
 		uint64_t features;

@@ -410,36 +410,28 @@ iov_touch(const struct iovec *iov, unsigned n)
 	}
 }
 
+/* A u32 at `at` in the payload of the message that starts at `msg`. */
 static uint32_t
-payload_u32(const struct iovec *iov, unsigned n, size_t at)
+payload_u32(const struct iovec *iov, unsigned n, uint64_t msg, size_t at)
 {
 	uint32_t v = 0;
 
-	iov_to_buf(iov, n, sizeof(struct display_hdr) + at, &v, sizeof(v));
+	iov_to_buf(iov, n, msg + sizeof(struct display_hdr) + at, &v, sizeof(v));
 	return v;
 }
 
-static int
-host_display_send(void *h, const struct iovec *iov, unsigned niov,
-		  unsigned by_ref)
+/* The message at byte msg of what the device sends is well formed: its
+ * header in *hdr. */
+static void
+check_message(const struct iovec *iov, unsigned niov, uint64_t total,
+	      uint64_t msg, struct display_hdr *h)
 {
 	struct display_hdr hdr;
-	uint64_t total = 0;
 	uint32_t psize;
 
-	FUZZ_CHECK(!f.sending);		/* one message at a time */
-	if (f.fd < 0)
-		return -ENOTCONN;
-	if (f.fail_next) {
-		f.fail_next = false;
-		return -ENOMEM;
-	}
-	FUZZ_CHECK(niov >= 1 && iov[0].iov_len == sizeof(hdr));
-	FUZZ_CHECK(by_ref >= 2);	/* header and payload are copied */
-	memcpy(&hdr, iov[0].iov_base, sizeof(hdr));
-	for (unsigned i = 0; i < niov; i++)
-		total += iov[i].iov_len;
-	FUZZ_CHECK(total == sizeof(hdr) + hdr.size);
+	FUZZ_CHECK(total - msg >= sizeof(hdr));
+	iov_to_buf(iov, niov, msg, &hdr, sizeof(hdr));
+	FUZZ_CHECK(total - msg - sizeof(hdr) >= hdr.size);
 	FUZZ_CHECK(hdr.flags == 0);
 	psize = hdr.size;
 	switch (hdr.request) {
@@ -452,29 +444,29 @@ host_display_send(void *h, const struct iovec *iov, unsigned niov,
 		break;
 	case DISPLAY_GET_EDID:
 		FUZZ_CHECK(psize == sizeof(struct display_edid_req));
-		FUZZ_CHECK(payload_u32(iov, niov, 0) < VIRTIO_GPU_MAX_SCANOUTS);
+		FUZZ_CHECK(payload_u32(iov, niov, msg, 0) < VIRTIO_GPU_MAX_SCANOUTS);
 		break;
 	case DISPLAY_CURSOR_POS:
 	case DISPLAY_CURSOR_POS_HIDE:
 		FUZZ_CHECK(psize == sizeof(struct display_cursor_pos));
-		FUZZ_CHECK(payload_u32(iov, niov, 0) < VIRTIO_GPU_MAX_SCANOUTS);
+		FUZZ_CHECK(payload_u32(iov, niov, msg, 0) < VIRTIO_GPU_MAX_SCANOUTS);
 		break;
 	case DISPLAY_CURSOR_UPDATE:
 		FUZZ_CHECK(psize == sizeof(struct display_cursor_update));
-		FUZZ_CHECK(payload_u32(iov, niov, 0) < VIRTIO_GPU_MAX_SCANOUTS);
+		FUZZ_CHECK(payload_u32(iov, niov, msg, 0) < VIRTIO_GPU_MAX_SCANOUTS);
 		break;
 	case DISPLAY_SCANOUT:
 		FUZZ_CHECK(psize == sizeof(struct display_scanout));
-		FUZZ_CHECK(payload_u32(iov, niov, 0) < VIRTIO_GPU_MAX_SCANOUTS);
-		FUZZ_CHECK(payload_u32(iov, niov, 4) <= GPU_MAX_SCANOUT_SIZE);
-		FUZZ_CHECK(payload_u32(iov, niov, 8) <= GPU_MAX_SCANOUT_SIZE);
+		FUZZ_CHECK(payload_u32(iov, niov, msg, 0) < VIRTIO_GPU_MAX_SCANOUTS);
+		FUZZ_CHECK(payload_u32(iov, niov, msg, 4) <= GPU_MAX_SCANOUT_SIZE);
+		FUZZ_CHECK(payload_u32(iov, niov, msg, 8) <= GPU_MAX_SCANOUT_SIZE);
 		break;
 	case DISPLAY_UPDATE: {
-		uint32_t w = payload_u32(iov, niov, 12);
-		uint32_t hh = payload_u32(iov, niov, 16);
+		uint32_t w = payload_u32(iov, niov, msg, 12);
+		uint32_t hh = payload_u32(iov, niov, msg, 16);
 
 		FUZZ_CHECK(psize >= sizeof(struct display_update));
-		FUZZ_CHECK(payload_u32(iov, niov, 0) < VIRTIO_GPU_MAX_SCANOUTS);
+		FUZZ_CHECK(payload_u32(iov, niov, msg, 0) < VIRTIO_GPU_MAX_SCANOUTS);
 		FUZZ_CHECK(w > 0 && hh > 0);
 		FUZZ_CHECK((uint64_t)psize == sizeof(struct display_update) +
 					      (uint64_t)w * hh * 4);
@@ -484,16 +476,45 @@ host_display_send(void *h, const struct iovec *iov, unsigned niov,
 	default:
 		FUZZ_CHECK(!"the device sent a message it never sends");
 	}
+	*h = hdr;
+}
+
+static int
+host_display_send(void *h, const struct iovec *iov, unsigned niov,
+		  unsigned by_ref)
+{
+	struct display_hdr hdr, first;
+	uint64_t total = 0;
+
+	FUZZ_CHECK(!f.sending);		/* one message at a time */
+	if (f.fd < 0)
+		return -ENOTCONN;
+	if (f.fail_next) {
+		f.fail_next = false;
+		return -ENOMEM;
+	}
+	FUZZ_CHECK(niov >= 1 && iov[0].iov_len >= sizeof(hdr));
+	FUZZ_CHECK(by_ref >= 2);	/* header and payload are copied */
+	for (unsigned i = 0; i < niov; i++)
+		total += iov[i].iov_len;
+	/* One message, or several UPDATEs (copied) written together. */
+	check_message(iov, niov, total, 0, &first);
+	for (uint64_t msg = sizeof(first) + first.size; msg < total;
+	     msg += sizeof(hdr) + hdr.size) {
+		check_message(iov, niov, total, msg, &hdr);
+		FUZZ_CHECK(hdr.request == DISPLAY_UPDATE &&
+			   first.request == DISPLAY_UPDATE && by_ref == niov);
+	}
 	iov_touch(iov, niov);
 	f.sending = true;
 	f.tx_iov = iov;
 	f.tx_niov = niov;
 	f.tx_by_ref = by_ref;
 	f.tx_prepared = 0;
-	if (hdr.request == DISPLAY_GET_PROTOCOL_FEATURES ||
-	    hdr.request == DISPLAY_GET_DISPLAY_INFO ||
-	    hdr.request == DISPLAY_GET_EDID)
-		f.reply_owed = hdr.request;
+	if (first.request == DISPLAY_GET_PROTOCOL_FEATURES ||
+	    first.request == DISPLAY_GET_DISPLAY_INFO ||
+	    first.request == DISPLAY_GET_EDID)
+		f.reply_owed = first.request;
 	return 0;
 }
 

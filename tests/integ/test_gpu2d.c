@@ -3118,8 +3118,8 @@ kick_answers_scribble(const struct one_kick *k, struct image *im,
 	image_fill(im, scribble);
 }
 
-/* im (w x h) on scanout 0, showing seed 1; then seed 2 drawn in guest
- * memory, and wa made to show it. */
+/* im (w x h) on scanout 0, showing seed 1, the display idle; then seed
+ * 2 drawn in guest memory, and wa made to show it. */
 static void
 frame_setup(struct image *im, struct want *wa, uint32_t w, uint32_t h)
 {
@@ -3127,6 +3127,8 @@ frame_setup(struct image *im, struct want *wa, uint32_t w, uint32_t h)
 	image_fill(im, 1);
 	NODATA(vuf_gpu_transfer_2d(&F, 1, full(im), 0));
 	show(0, im);
+	/* nothing owed or on its way: the display is idle */
+	settle(0, 1, w - 1, h - 1, w - 1, h - 1);
 	image_fill(im, 2);
 	want_init(wa, 0, w, h);
 	want_from(wa, im, im->shadow, 0, 0);
@@ -3209,6 +3211,66 @@ Test(gpu2d, transfer_wider_than_its_flush)
 	kick_answers_scribble(&k, &im, 3);
 	NODATA(vuf_gpu_flush(&F, 1, (struct vuf_rect){ 0, 256, 1024, 512 }));
 	expect_fb(&wa);
+	expect_alive();
+	own_free(wa.px);
+	image_free(&im);
+}
+
+/* ---- damage owed while the display is busy ---- */
+
+/*
+ * Twenty small rectangles flushed while a large UPDATE waits in a full
+ * socket: each stays owed as its own rectangle (not merged into their
+ * bounding box) and, once the frontend reads again, they go out as
+ * separate UPDATEs written together, each with its own head.
+ */
+Test(gpu2d, scattered_damage_while_display_busy)
+{
+	struct opts o = { .region = 48u << 20 };
+	struct one_kick k = { 0 };
+	struct image im;
+	struct want wa;
+	unsigned before;
+
+	start_opts(&o);
+	/* one band, more than any socket buffer */
+	frame_setup(&im, &wa, 2560, 1600);
+	vuf_display_pause(&F, true);
+	NODATA(vuf_gpu_transfer_2d(&F, 1, full(&im), 0));
+	NODATA(vuf_gpu_flush(&F, 1, full(&im)));	/* stuck in the socket */
+	for (unsigned i = 0; i < 20; i++) {
+		struct vuf_rect r = { 100 + i * 120, 50 + i * 75, 40 + i, 16 + i % 5 };
+
+		image_fill_rect(&im, r, 10 + i);
+		place_transfer(&k, &im, r);
+		place_flush(&k, &im, r);
+		if (k.n == ONE_KICK_MAX) {
+			OK(vuf_vq_kick(&F, 0));
+			for (unsigned j = 0; j < k.n; j++) {
+				unsigned head;
+				uint32_t len;
+
+				OK(vuf_vq_wait_used(&F, 0, &head, &len, -1));
+			}
+			k.n = 0;
+		}
+	}
+	before = F.display.count[DPY_UPDATE];
+	vuf_display_pause(&F, false);
+	/* The large one (its pixels read as they are by then), then one
+	 * per rectangle: fewer would time out. */
+	cr_assert_eq(vuf_display_wait_count(&F, DPY_UPDATE, before + 1 + 20, -1), 0,
+		     "%u UPDATEs came, the last %u,%u %ux%u",
+		     F.display.count[DPY_UPDATE] - before,
+		     F.display.scanout[0].last_update.x,
+		     F.display.scanout[0].last_update.y,
+		     F.display.scanout[0].last_update.width,
+		     F.display.scanout[0].last_update.height);
+	want_from(&wa, &im, im.shadow, 0, 0);
+	expect_fb(&wa);
+	cr_assert_eq(F.display.count[DPY_UPDATE] - before, 1 + 20,
+		     "%u UPDATEs: rectangles were split",
+		     F.display.count[DPY_UPDATE] - before);
 	expect_alive();
 	own_free(wa.px);
 	image_free(&im);
