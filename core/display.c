@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -495,6 +497,16 @@ display_send(struct display *d, const struct iovec *iov, unsigned niov,
 	io->sending = true;
 	tx_submit(d, io);
 	return 0;
+}
+
+bool
+display_drained(struct display *d)
+{
+	struct display_io *io = d->io;
+	int queued = -1;
+
+	return io && !io->dead && !io->sending &&
+	       ioctl(io->fd, SIOCOUTQ, &queued) == 0 && queued == 0;
 }
 
 void

@@ -57,6 +57,10 @@ void display_attach(struct display *d, int fd);
 int display_send(struct display *d, const struct iovec *iov, unsigned niov,
 		 unsigned by_ref);
 
+/* Nothing is in flight and the frontend has read all that was sent: a
+ * message sent now goes straight into the socket. */
+bool display_drained(struct display *d);
+
 /* Shut the socket down so that a send in flight ends now. */
 void display_abort(struct display *d);
 

@@ -289,6 +289,14 @@ host_display_send(void *h, const struct iovec *iov, unsigned niov,
 	return display_send(&d->display, iov, niov, by_ref);
 }
 
+static bool
+host_display_drained(void *h)
+{
+	struct daemon *d = h;
+
+	return display_drained(&d->display);
+}
+
 static void
 host_display_abort(void *h)
 {
@@ -332,6 +340,7 @@ static const struct gpu_host_ops gpu_host = {
 	.display_attach = host_display_attach,
 	.display_send = host_display_send,
 	.display_abort = host_display_abort,
+	.display_drained = host_display_drained,
 	.watch_fd = host_watch_fd,
 };
 

@@ -662,9 +662,12 @@ defer_start(struct gpu *g, const struct vring_chain *c,
 	struct gpu_defer *d = &g->defer;
 	bool shown = false;
 
+	/* The display must have read everything: otherwise the UPDATE's
+	 * head could wait for the frontend, and the answers with it. */
 	if (d->res || r->virgl || r->bpp != 4 || !gpu_format_is_xrgb(r->format) ||
 	    rows * r->stride < GPU_DEFER_MIN || g->sink != GPU_SINK_IDLE ||
-	    g->handshake != GPU_HS_DONE)
+	    g->handshake != GPU_HS_DONE ||
+	    !g->host->display_drained(g->host_data))
 		return false;
 	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
 		const struct gpu_scanout *s = &g->scanout[i];
@@ -696,17 +699,26 @@ void
 gpu_display_prepare(struct gpu *g, const void *p, size_t len)
 {
 	struct gpu_defer *d = &g->defer;
-	const uint8_t *b = p;
 	struct gpu_resource *r = d->res;
+	uintptr_t b = (uintptr_t)p, base, end;
 
-	if (!r || b < r->data || b >= r->data + r->data_len || !len)
+	if (!r || !len)
 		return;
-	len = len < (size_t)(r->data + r->data_len - b) ? len :
-	      (size_t)(r->data + r->data_len - b);
+	base = (uintptr_t)r->data;
+	end = base + r->data_len;
+	if (b < base || b >= end)
+		return;
+	if (len > end - b)
+		len = end - b;
 	/* every row this touches, the last one too */
-	defer_copy(g, (uint32_t)(((uint64_t)(b - r->data) + len + r->stride - 1) /
-				 r->stride));
-	if (d->next >= d->end)
+	defer_copy(g, (uint32_t)((b - base + len + r->stride - 1) / r->stride));
+	/* The send's last pixels: nothing after this reads the rest (the
+	 * UPDATE showed fewer rows, or goes on by copy, which waits for the
+	 * frontend), so it is copied now and the guest answered. */
+	if (g->sink == GPU_SINK_SENDING && g->tx_res == r &&
+	    b + len == (uintptr_t)g->tx_iov[2].iov_base + g->tx_iov[2].iov_len)
+		defer_finish(g);
+	else if (d->next >= d->end)
 		defer_release(g);
 }
 

@@ -68,6 +68,9 @@ struct gpu_host_ops {
 	/* Make an in-flight send finish soon (the socket is being
 	 * replaced): shut the socket down. */
 	void (*display_abort)(void *host);
+	/* True when no send is in flight and the frontend has read all that
+	 * was sent, so that the next message's head goes out at once. */
+	bool (*display_drained)(void *host);
 	/* (The host also calls gpu_display_prepare() before it first reads
 	 * by-reference bytes, and gpu_display_stalled() when the socket is
 	 * full.) */

@@ -120,6 +120,8 @@ static struct fake {
 	unsigned tx_niov;
 	unsigned tx_by_ref;
 	uint64_t tx_prepared;		/* by-reference bytes prepared */
+	bool copying;			/* sends copy what they may splice */
+	bool full;			/* the socket holds unread bytes */
 	uint32_t reply_owed;
 
 	int fds[MAX_FDS];		/* every fd handed over this input */
@@ -392,6 +394,7 @@ host_display_attach(void *h, int fd)
 		fd_close(f.fd);
 	f.fd = fd;
 	f.reply_owed = 0;
+	f.full = false;
 }
 
 /* Every byte the device handed over must still be readable. */
@@ -479,6 +482,8 @@ check_message(const struct iovec *iov, unsigned niov, uint64_t total,
 	*h = hdr;
 }
 
+static void display_prepare(uint64_t n);
+
 static int
 host_display_send(void *h, const struct iovec *iov, unsigned niov,
 		  unsigned by_ref)
@@ -511,11 +516,21 @@ host_display_send(void *h, const struct iovec *iov, unsigned niov,
 	f.tx_niov = niov;
 	f.tx_by_ref = by_ref;
 	f.tx_prepared = 0;
+	f.full = true;
 	if (first.request == DISPLAY_GET_PROTOCOL_FEATURES ||
 	    first.request == DISPLAY_GET_DISPLAY_INFO ||
 	    first.request == DISPLAY_GET_EDID)
 		f.reply_owed = first.request;
+	/* Copying, core/display.c prepares all of it inside this call. */
+	if (f.copying)
+		display_prepare(UINT64_MAX);
 	return 0;
+}
+
+static bool
+host_display_drained(void *h)
+{
+	return f.fd >= 0 && !f.sending && !f.full;
 }
 
 static void
@@ -534,13 +549,14 @@ static const struct gpu_host_ops host_ops = {
 	.display_attach = host_display_attach,
 	.display_send = host_display_send,
 	.display_abort = host_display_abort,
+	.display_drained = host_display_drained,
 };
 
 /* ---------- the display's side ---------- */
 
 /* As core/display.c does before it first reads by-reference bytes: up
  * to n more of them prepared, in order. */
-static void
+void
 display_prepare(uint64_t n)
 {
 	uint64_t at = 0;
@@ -1317,10 +1333,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			display_sent();
 			break;
 		case 7:
-			/* a pipe's worth spliced, or the socket full */
-			if (!f.sending)
+			/* a pipe's worth spliced, the socket full, or sends
+			 * that copy (no splicing) from now on */
+			if (code & 0x40)
+				f.copying = !f.copying;
+			else if (code & 0x20)
+				f.full = false;		/* the frontend read it all */
+			else if (!f.sending)
 				break;
-			if (code & 0x80)
+			else if (code & 0x80)
 				display_prepare((uint64_t)(fuzz_u8(&in) + 1) << 12);
 			else
 				gpu_display_stalled(&f.g);

@@ -296,15 +296,23 @@ def gpu_device_seeds():
     d.ctrl(3, u32(0) + u32(1) + u32(0) + u32(0) + u32(256) + u32(256),
            fl=0x05)
     d.sent().sent()                                    # SCANOUT, UPDATE
+    d.op(7 | 0x20)                                     # the frontend read it
     d.ctrl(5, u32(1) + u32(0) + u32(0) + u32(256) + u32(256) + u64(0),
            fl=0x04)
     d.ctrl(4, u32(1) + u32(0) + u32(0) + u32(256) + u32(256), fl=0x05)
-    d.op(7 | 0x80, u8(31)).op(7 | 0x80, u8(15)).op(7).sent()
+    d.op(7 | 0x80, u8(31)).op(7 | 0x80, u8(15)).op(7).sent().op(7 | 0x20)
     d.ctrl(5, u32(1) + u32(0) + u32(0) + u32(256) + u32(256) + u64(0),
            fl=0x04)
     d.ctrl(4, u32(1) + u32(0) + u32(0) + u32(256) + u32(256), fl=0x04)
     d.ctrl(0)
     d.op(7 | 0x80, u8(255)).sent()
+    d.sent().display_info_reply(1024, 768).op(7 | 0x20)
+    # the same with a display that copies: all prepared inside the send
+    d.op(7 | 0x40)
+    d.ctrl(5, u32(1) + u32(0) + u32(0) + u32(256) + u32(256) + u64(0),
+           fl=0x04)
+    d.ctrl(4, u32(1) + u32(0) + u32(0) + u32(256) + u32(128), fl=0x05)
+    d.sent()
     seeds['deferred'] = d.b
 
     d = boot(0x1f)

@@ -3087,10 +3087,11 @@ place_create(struct one_kick *k, uint32_t id)
 }
 
 /* Kick once and take every answer, then the guest draws seed `scribble`
- * all over im's backing. */
+ * all over im's backing. With `spliced` (the daemon splices frames) and
+ * the display paused, the rows must already be in the socket. */
 static void
 kick_answers_scribble(const struct one_kick *k, struct image *im,
-		      uint32_t scribble)
+		      uint32_t scribble, bool spliced)
 {
 	OK(vuf_vq_kick(&F, 0));
 	for (unsigned i = 0; i < k->n; i++) {
@@ -3106,9 +3107,10 @@ kick_answers_scribble(const struct one_kick *k, struct image *im,
 		h = vuf_gpu_resp(&F, 0, head);
 		RESP(VIRTIO_GPU_RESP_OK_NODATA, (int)h->type);
 	}
-	if (F.display.paused) {
+	if (F.display.paused && spliced) {
 		/* The rows went out (or the socket filled) before the answers:
-		 * with nobody reading, the socket holds more than the header. */
+		 * with nobody reading, the socket holds more than the header.
+		 * (Copied, they are all copied before the head is written.) */
 		int queued = 0;
 
 		cr_assert_eq(ioctl(F.display_fd, FIONREAD, &queued), 0);
@@ -3138,16 +3140,15 @@ frame_setup(struct image *im, struct want *wa, uint32_t w, uint32_t h)
  * in: the frame fits the socket buffer, or with the frontend paused the
  * socket fills and the rest is copied at once (the guest never waits for
  * the frontend). */
-Test(gpu2d, transfer_and_flush_answered_after_the_copy)
+static void
+answered_after_the_copy(bool spliced)
 {
 	static const struct { uint32_t w, h; bool paused; } cases[] = {
 		{ 1024, 768, false },
 		{ 1024, 768, true },
 		{ 3840, 2160, true },	/* more than any socket buffer */
 	};
-	struct opts o = { .region = 48u << 20 };
 
-	start_opts(&o);
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct one_kick k = { 0 };
 		struct image im;
@@ -3157,7 +3158,7 @@ Test(gpu2d, transfer_and_flush_answered_after_the_copy)
 		vuf_display_pause(&F, cases[i].paused);
 		place_transfer(&k, &im, full(&im));
 		place_flush(&k, &im, full(&im));
-		kick_answers_scribble(&k, &im, 3);
+		kick_answers_scribble(&k, &im, 3, spliced);
 		vuf_display_pause(&F, false);
 		expect_fb(&wa);
 		NODATA(vuf_gpu_set_scanout(&F, 0, 0, (struct vuf_rect){ 0 }));
@@ -3166,6 +3167,32 @@ Test(gpu2d, transfer_and_flush_answered_after_the_copy)
 		image_free(&im);
 	}
 	expect_alive();
+}
+
+Test(gpu2d, transfer_and_flush_answered_after_the_copy)
+{
+	struct opts o = { .region = 48u << 20 };
+
+	start_opts(&o);
+	answered_after_the_copy(kernel_splices());
+}
+
+/* The same when the display copies instead of splicing (no fd for its
+ * pipe; before Linux 6.5 it always does): the rows are all copied as the
+ * UPDATE is written, its head included, so neither answer waits for the
+ * frontend to read, even a frame larger than the socket can hold. */
+Test(faults, transfer_answered_without_splicing)
+{
+	struct opts o = { .region = 48u << 20 };
+	struct rlimit rl;
+
+	start_opts(&o);
+	barrier();
+	cr_assert(prlimit(F.pid, RLIMIT_NOFILE, NULL, &rl) == 0);
+	rl.rlim_cur = (rlim_t)lowest_free_fd();
+	cr_assert(prlimit(F.pid, RLIMIT_NOFILE, &rl, NULL) == 0, "prlimit: %s",
+		  strerror(errno));
+	answered_after_the_copy(false);
 }
 
 /* A transfer with no flush behind it in the same walk is carried out
@@ -3181,11 +3208,13 @@ Test(gpu2d, transfer_copied_before_the_next_command)
 	for (unsigned between = 0; between < 2; between++) {
 		struct one_kick k = { 0 };
 
+		/* the display idle, so that the transfer may be deferred */
+		settle(0, 1, 1023, 767, 1023, 767);
 		image_fill(&im, 2);
 		place_transfer(&k, &im, full(&im));
 		if (between)
 			place_create(&k, 7);
-		kick_answers_scribble(&k, &im, 3);
+		kick_answers_scribble(&k, &im, 3, kernel_splices());
 		NODATA(vuf_gpu_flush(&F, 1, full(&im)));
 		expect_fb(&wa);
 	}
@@ -3208,7 +3237,7 @@ Test(gpu2d, transfer_wider_than_its_flush)
 	frame_setup(&im, &wa, 1024, 768);
 	place_transfer(&k, &im, full(&im));
 	place_flush(&k, &im, (struct vuf_rect){ 0, 0, 1024, 256 });
-	kick_answers_scribble(&k, &im, 3);
+	kick_answers_scribble(&k, &im, 3, kernel_splices());
 	NODATA(vuf_gpu_flush(&F, 1, (struct vuf_rect){ 0, 256, 1024, 512 }));
 	expect_fb(&wa);
 	expect_alive();
