@@ -30,6 +30,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -57,6 +58,7 @@ struct display_io {
 	struct msghdr tx_mh;
 	int pipe[2];		/* for splicing; -1 until the first */
 	bool no_splice;		/* splicing failed: copy on this socket */
+	bool is_socket;		/* (GPU_SET_SOCKET takes any fd) */
 	bool polling;		/* tx_op waits for room to splice into */
 	size_t in_pipe;		/* bytes in the pipe, not yet in the socket */
 	size_t pipe_size;	/* what it holds */
@@ -384,6 +386,11 @@ display_attach(struct display *d, int fd)
 	io->owner = d;
 	io->fd = fd;
 	io->pipe[0] = io->pipe[1] = -1;
+	{
+		struct stat st;
+
+		io->is_socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	}
 	/* For splice(2), which waits on a blocking socket; our sendmsg and
 	 * recvmsg go through io_uring, which waits for them either way. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -505,7 +512,7 @@ display_drained(struct display *d)
 	struct display_io *io = d->io;
 	int queued = -1;
 
-	return io && !io->dead && !io->sending &&
+	return io && !io->dead && !io->sending && io->is_socket &&
 	       ioctl(io->fd, SIOCOUTQ, &queued) == 0 && queued == 0;
 }
 

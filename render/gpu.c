@@ -662,12 +662,9 @@ defer_start(struct gpu *g, const struct vring_chain *c,
 	struct gpu_defer *d = &g->defer;
 	bool shown = false;
 
-	/* The display must have read everything: otherwise the UPDATE's
-	 * head could wait for the frontend, and the answers with it. */
 	if (d->res || r->virgl || r->bpp != 4 || !gpu_format_is_xrgb(r->format) ||
 	    rows * r->stride < GPU_DEFER_MIN || g->sink != GPU_SINK_IDLE ||
-	    g->handshake != GPU_HS_DONE ||
-	    !g->host->display_drained(g->host_data))
+	    g->handshake != GPU_HS_DONE)
 		return false;
 	for (unsigned i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
 		const struct gpu_scanout *s = &g->scanout[i];
@@ -676,7 +673,10 @@ defer_start(struct gpu *g, const struct vring_chain *c,
 		    y < s->r.y + s->r.height && s->r.y < y + rows)
 			shown = true;
 	}
-	if (!shown || !defer_hold(g, c, req))
+	/* The display must have read everything: otherwise the UPDATE's
+	 * head could wait for the frontend, and the answers with it. */
+	if (!shown || !g->host->display_drained(g->host_data) ||
+	    !defer_hold(g, c, req))
 		return false;
 	d->res = res_ref(r);
 	d->offset = off;
@@ -716,7 +716,7 @@ gpu_display_prepare(struct gpu *g, const void *p, size_t len)
 	 * UPDATE showed fewer rows, or goes on by copy, which waits for the
 	 * frontend), so it is copied now and the guest answered. */
 	if (g->sink == GPU_SINK_SENDING && g->tx_res == r &&
-	    b + len == (uintptr_t)g->tx_iov[2].iov_base + g->tx_iov[2].iov_len)
+	    b + len == (uintptr_t)g->tx_ref_end)
 		defer_finish(g);
 	else if (d->next >= d->end)
 		defer_release(g);
@@ -1385,6 +1385,8 @@ sink_write(struct gpu *g, uint32_t request, unsigned n, bool pixels)
 
 	g->sink = GPU_SINK_SENDING;
 	g->tx_spliced = pixels;
+	g->tx_ref_end = pixels ? (const uint8_t *)g->tx_iov[2].iov_base +
+				 g->tx_iov[2].iov_len : NULL;
 	ret = g->host->display_send(g->host_data, g->tx_iov, n, pixels ? 2 : n);
 	if (ret < 0) {
 		/* Nothing is in flight: carry on as if the display left, so

@@ -186,6 +186,7 @@ struct gpu {
 	struct iovec *tx_iov;
 	unsigned tx_iov_cap;
 	bool tx_spliced;		/* tx_res's rows may go by reference */
+	const uint8_t *tx_ref_end;	/* ... ending here; NULL otherwise */
 	/* The heads of UPDATEs sent together in one write. */
 	struct gpu_update_head {
 		struct display_hdr hdr;
