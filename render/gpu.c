@@ -612,6 +612,10 @@ defer_drop(struct gpu *g)
 	memset(&g->defer, 0, sizeof(g->defer));
 }
 
+/* A cursor image is read from its resource at once: never deferred. */
+static_assert(DISPLAY_CURSOR_SIZE * DISPLAY_CURSOR_SIZE * 4 < GPU_DEFER_MIN,
+	      "a cursor image could be a deferred transfer");
+
 /* Hold req's answer (type OK_NODATA) behind the deferred transfer.
  * False: it cannot be held. */
 static bool
@@ -691,7 +695,7 @@ static void
 defer_walk_end(struct gpu *g)
 {
 	if (g->defer.res && !(g->sink == GPU_SINK_SENDING &&
-			      g->tx_res == g->defer.res && g->tx_spliced))
+			      g->tx_res == g->defer.res && g->tx_ref_end))
 		defer_finish(g);
 }
 
@@ -1295,8 +1299,6 @@ cursor_handle(struct gpu *g, const struct virtio_gpu_update_cursor *c)
 				return;
 			}
 		} else {
-			if (r == g->defer.res)
-				defer_finish(g);
 			gpu_format_to_xrgb(r->format, g->cursor.data, r->data,
 					   DISPLAY_CURSOR_SIZE * DISPLAY_CURSOR_SIZE);
 		}
@@ -1384,7 +1386,6 @@ sink_write(struct gpu *g, uint32_t request, unsigned n, bool pixels)
 	int ret;
 
 	g->sink = GPU_SINK_SENDING;
-	g->tx_spliced = pixels;
 	g->tx_ref_end = pixels ? (const uint8_t *)g->tx_iov[2].iov_base +
 				 g->tx_iov[2].iov_len : NULL;
 	ret = g->host->display_send(g->host_data, g->tx_iov, n, pixels ? 2 : n);

@@ -185,8 +185,8 @@ struct gpu {
 	struct gpu_resource *tx_res;	/* ref held while its pixels go out */
 	struct iovec *tx_iov;
 	unsigned tx_iov_cap;
-	bool tx_spliced;		/* tx_res's rows may go by reference */
-	const uint8_t *tx_ref_end;	/* ... ending here; NULL otherwise */
+	/* The end of tx_res's rows that may go by reference; NULL: none. */
+	const uint8_t *tx_ref_end;
 	/* The heads of UPDATEs sent together in one write. */
 	struct gpu_update_head {
 		struct display_hdr hdr;

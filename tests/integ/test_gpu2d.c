@@ -3073,19 +3073,6 @@ place_flush(struct one_kick *k, const struct image *im, struct vuf_rect r)
 	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, &c, sizeof(c), NULL, 0, 24));
 }
 
-static void
-place_create(struct one_kick *k, uint32_t id)
-{
-	struct virtio_gpu_resource_create_2d c = {
-		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_CREATE_2D,
-		.resource_id = id,
-		.format = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM,
-		.width = 64, .height = 64,
-	};
-
-	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, &c, sizeof(c), NULL, 0, 24));
-}
-
 /* Kick once and take every answer, then the guest draws seed `scribble`
  * all over im's backing. With `spliced` (the daemon splices frames) and
  * the display paused, the rows must already be in the socket. */
@@ -3213,7 +3200,7 @@ Test(gpu2d, transfer_copied_before_the_next_command)
 		image_fill(&im, 2);
 		place_transfer(&k, &im, full(&im));
 		if (between)
-			place_create(&k, 7);
+			OK(k.head[k.n++] = submit_create(7));
 		kick_answers_scribble(&k, &im, 3, kernel_splices());
 		NODATA(vuf_gpu_flush(&F, 1, full(&im)));
 		expect_fb(&wa);
