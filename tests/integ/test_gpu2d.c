@@ -3042,35 +3042,58 @@ Test(gpu2d, scanout_size_limit)
  * order placed), then scribble over the whole backing.
  */
 enum { ONE_KICK_MAX = 4 };
+#define NO_ANSWER 0xffffffffu	/* want: returned with nothing written */
 
 struct one_kick {
 	unsigned n;
 	int head[ONE_KICK_MAX];
+	uint32_t want[ONE_KICK_MAX];	/* answer type; 0: OK_NODATA */
 };
 
+/* Place command c (len bytes) with resp bytes for its answer. */
 static void
-place_transfer(struct one_kick *k, const struct image *im, struct vuf_rect r)
+place_cmd(struct one_kick *k, const void *c, size_t len, size_t resp,
+	  uint32_t want)
 {
-	struct virtio_gpu_transfer_to_host_2d c = {
+	k->want[k->n] = want;
+	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, c, len, NULL, 0, resp));
+}
+
+static struct virtio_gpu_transfer_to_host_2d
+transfer_cmd(const struct image *im, struct vuf_rect r)
+{
+	return (struct virtio_gpu_transfer_to_host_2d){
 		.hdr.type = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D,
 		.r = { r.x, r.y, r.width, r.height },
 		.offset = ((uint64_t)r.y * im->w + r.x) * 4,
 		.resource_id = im->id,
 	};
+}
 
-	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, &c, sizeof(c), NULL, 0, 24));
+static struct virtio_gpu_resource_flush
+flush_cmd(const struct image *im, struct vuf_rect r)
+{
+	return (struct virtio_gpu_resource_flush){
+		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH,
+		.r = { r.x, r.y, r.width, r.height },
+		.resource_id = im->id,
+	};
+}
+
+static void
+place_transfer(struct one_kick *k, const struct image *im, struct vuf_rect r)
+{
+	struct virtio_gpu_transfer_to_host_2d c = transfer_cmd(im, r);
+
+	place_cmd(k, &c, sizeof(c), 24, 0);
 }
 
 static void
 place_flush(struct one_kick *k, const struct image *im, struct vuf_rect r)
 {
-	struct virtio_gpu_resource_flush c = {
-		.hdr.type = VIRTIO_GPU_CMD_RESOURCE_FLUSH,
-		.r = { r.x, r.y, r.width, r.height },
-		.resource_id = im->id,
-	};
+	struct virtio_gpu_resource_flush c = flush_cmd(im, r);
 
-	OK(k->head[k->n++] = vuf_gpu_submit(&F, 0, &c, sizeof(c), NULL, 0, 24));
+	place_cmd(k, &c, sizeof(c), 24, 0);
 }
 
 /* Kick once and take every answer, then the guest draws seed `scribble`
@@ -3090,9 +3113,14 @@ kick_answers_scribble(const struct one_kick *k, struct image *im,
 		cr_assert_eq(head, (unsigned)k->head[i],
 			     "answer %u: head %u, want %d (out of order)", i,
 			     head, k->head[i]);
+		if (k->want[i] == NO_ANSWER) {
+			cr_assert_eq(len, 0, "answer %u: %u bytes written", i, len);
+			continue;
+		}
 		cr_assert_eq(len, 24);
 		h = vuf_gpu_resp(&F, 0, head);
-		RESP(VIRTIO_GPU_RESP_OK_NODATA, (int)h->type);
+		RESP(k->want[i] ? (int)k->want[i] : VIRTIO_GPU_RESP_OK_NODATA,
+		     (int)h->type);
 	}
 	if (F.display.paused && spliced) {
 		/* The rows went out (or the socket filled) before the answers:
@@ -3199,8 +3227,10 @@ Test(gpu2d, transfer_copied_before_the_next_command)
 		settle(0, 1, 1023, 767, 1023, 767);
 		image_fill(&im, 2);
 		place_transfer(&k, &im, full(&im));
-		if (between)
+		if (between) {
+			k.want[k.n] = 0;
 			OK(k.head[k.n++] = submit_create(7));
+		}
 		kick_answers_scribble(&k, &im, 3, kernel_splices());
 		NODATA(vuf_gpu_flush(&F, 1, full(&im)));
 		expect_fb(&wa);
@@ -3287,6 +3317,61 @@ Test(gpu2d, scattered_damage_while_display_busy)
 	cr_assert_eq(F.display.count[DPY_UPDATE] - before, 1 + 20,
 		     "%u UPDATEs: rectangles were split",
 		     F.display.count[DPY_UPDATE] - before);
+	expect_alive();
+	own_free(wa.px);
+	image_free(&im);
+}
+
+/*
+ * A transfer that could wait for its flush's UPDATE, with hostile
+ * neighbours in the same kick: an answer buffer too short for a header
+ * (the transfer's, or the flush's), a flush of a rectangle outside the
+ * resource, of a resource that does not exist, a command shorter than a
+ * header. Each is answered as it would be alone, in the order placed,
+ * and the display ends up with the transferred pixels, not those the
+ * guest wrote after the answers.
+ */
+Test(gpu2d, transfer_with_flush_hostile)
+{
+	struct image im;
+	struct want wa;
+	const struct vuf_rect all = { 0, 0, 1024, 768 };
+
+	start();
+	frame_setup(&im, &wa, 1024, 768);
+	for (unsigned c = 0; c < 5; c++) {
+		struct virtio_gpu_transfer_to_host_2d t = transfer_cmd(&im, all);
+		struct virtio_gpu_resource_flush fl = flush_cmd(&im, all);
+		struct one_kick k = { 0 };
+		uint32_t want = 0;
+		size_t resp = 24, len = sizeof(fl);
+
+		settle(0, 1, 1023, 767, 1023, 767);
+		image_fill(&im, 2);
+		place_cmd(&k, &t, sizeof(t), c == 0 ? 8 : 24, c == 0 ? NO_ANSWER : 0);
+		switch (c) {
+		case 1:
+			resp = 8;
+			want = NO_ANSWER;
+			break;
+		case 2:
+			fl.r.width = 1025;
+			want = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+			break;
+		case 3:
+			fl.resource_id = 99;
+			want = VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+			break;
+		case 4:
+			len = 16;
+			want = VIRTIO_GPU_RESP_ERR_UNSPEC;
+			break;
+		}
+		place_cmd(&k, &fl, len, resp, want);
+		kick_answers_scribble(&k, &im, 3, false);
+		NODATA(vuf_gpu_flush(&F, 1, all));
+		expect_fb(&wa);
+	}
 	expect_alive();
 	own_free(wa.px);
 	image_free(&im);
